@@ -1,0 +1,107 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ENTITY_TYPES, entityTypeSchema, type EntityType } from '../../shared/entities.ts';
+import { ConfigError, describeIssues } from './env.ts';
+import defaults from './sync-rules.default.json' with { type: 'json' };
+
+const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier');
+const camelField = z.string().regex(/^[a-z][A-Za-z0-9]*$/, 'must be a camelCase field name');
+const REQUIRED_FIELDS = new Set(['id', 'tenantId', 'serverVersion', 'updatedAt']);
+
+/**
+ * The sync-rules file: which entity types sync, which fields never leave the server, limits, intervals and
+ * retention. Every key is optional in the file; what is missing comes from sync-rules.default.json.
+ */
+export const syncRulesSchema = z.strictObject({
+  entityTypes: z
+    .array(entityTypeSchema)
+    .min(1)
+    .default([...ENTITY_TYPES]),
+  hiddenFields: z
+    .partialRecord(
+      entityTypeSchema,
+      z.array(
+        camelField.refine(
+          (f) => !REQUIRED_FIELDS.has(f),
+          'id, tenantId, serverVersion and updatedAt always sync',
+        ),
+      ),
+    )
+    .default({}),
+  limits: z
+    .strictObject({
+      downDefault: z.number().int().min(1).max(10_000).default(defaults.limits.downDefault),
+      downMax: z.number().int().min(1).max(10_000).default(defaults.limits.downMax),
+      snapshotDefault: z.number().int().min(1).max(10_000).default(defaults.limits.snapshotDefault),
+      snapshotMax: z.number().int().min(1).max(10_000).default(defaults.limits.snapshotMax),
+      uploadMaxEvents: z.number().int().min(1).max(100_000).default(defaults.limits.uploadMaxEvents),
+      uploadMaxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(1024 ** 3)
+        .default(defaults.limits.uploadMaxBytes),
+    })
+    .prefault({}),
+  capture: z
+    .strictObject({
+      slotName: identifier.default(defaults.capture.slotName),
+      publicationName: identifier.default(defaults.capture.publicationName),
+      batchMaxRows: z.number().int().min(1).max(1_000_000).default(defaults.capture.batchMaxRows),
+      queueMaxRows: z.number().int().min(1).max(10_000_000).default(defaults.capture.queueMaxRows),
+      standbyPollMs: z.number().int().min(50).max(60_000).default(defaults.capture.standbyPollMs),
+    })
+    .prefault({}),
+  intervals: z
+    .strictObject({
+      wsPingMs: z.number().int().min(100).max(600_000).default(defaults.intervals.wsPingMs),
+      helloTimeoutMs: z.number().int().min(100).max(600_000).default(defaults.intervals.helloTimeoutMs),
+    })
+    .prefault({}),
+  retention: z
+    .strictObject({
+      syncEventsDays: z.number().min(0).default(defaults.retention.syncEventsDays),
+      syncLogDays: z.number().min(0).default(defaults.retention.syncLogDays),
+      auditDays: z.number().min(0).default(defaults.retention.auditDays),
+      pruneEveryMinutes: z.number().min(0).default(defaults.retention.pruneEveryMinutes),
+    })
+    .prefault({}),
+});
+
+export type SyncRules = z.infer<typeof syncRulesSchema>;
+
+export function parseSyncRules(input: unknown, source = 'sync-rules'): SyncRules {
+  const parsed = syncRulesSchema.safeParse(input);
+  if (!parsed.success) throw new ConfigError(source, describeIssues(parsed.error));
+  const rules = parsed.data;
+  const problems: string[] = [];
+  if (rules.limits.downDefault > rules.limits.downMax)
+    problems.push('limits.downDefault: must not exceed limits.downMax');
+  if (rules.limits.snapshotDefault > rules.limits.snapshotMax) {
+    problems.push('limits.snapshotDefault: must not exceed limits.snapshotMax');
+  }
+  if (problems.length > 0) throw new ConfigError(source, problems);
+  return rules;
+}
+
+/** Reads the sync-rules file at `path`, or the documented defaults when no path is given. */
+export function loadSyncRules(path: string | undefined): SyncRules {
+  if (path === undefined) return parseSyncRules(defaults, 'sync-rules.default.json');
+  let raw: string;
+  try {
+    raw = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(path, [`cannot be read: ${(cause as Error).message}`]);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (cause) {
+    throw new ConfigError(path, [`is not valid JSON: ${(cause as Error).message}`]);
+  }
+  return parseSyncRules(json, path);
+}
+
+export function syncsEntityType(rules: SyncRules, type: EntityType): boolean {
+  return rules.entityTypes.includes(type);
+}

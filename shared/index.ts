@@ -1,0 +1,3 @@
+export * from './entities.ts';
+export * from './protocol.ts';
+export * from './errors.ts';
