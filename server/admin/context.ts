@@ -1,0 +1,61 @@
+import { pino, type Logger } from 'pino';
+import { loadEnv, type Env } from '../config/env.ts';
+import type { Pool } from '../db/pool.ts';
+import { connect, describeDatabaseError, resolveDatabase, type DatabaseTarget } from './database.ts';
+
+/** Where a command writes. `out` is for results only (an id, a token, a table, JSON); `err` for the rest. */
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/** The server's start-up warning, plus what it means for a token signed here. */
+export const DEV_SECRET_WARNING =
+  'warning: SYNC_JWT_SECRET is not set: using the built-in development secret. Set it before any real use. ' +
+  'Only a server that also runs without SYNC_JWT_SECRET accepts this token.';
+
+/** What a command may use. Everything is obtained on first use, so `help` or a usage error needs nothing. */
+export interface AdminContext {
+  readonly io: Io;
+  /** Logger on stderr for library code that takes one (migrate); warnings and errors only. */
+  readonly log: Logger;
+  /** The environment, parsed once by the server's schema (a bad variable is a ConfigError). */
+  env(): Env;
+  /** The server's JWT secret; the development one comes with a warning on stderr. */
+  jwtSecret(): string;
+  /** Connects to the target database, runs `fn`, and always disconnects. Postgres errors become AdminErrors. */
+  withDatabase<T>(fn: (pool: Pool, target: DatabaseTarget) => Promise<T>): Promise<T>;
+}
+
+export function createAdminContext(options: { io: Io; environment: NodeJS.ProcessEnv }): AdminContext {
+  let env: Env | undefined;
+  let log: Logger | undefined;
+  let warned = false;
+  const loadOnce = (): Env => (env ??= loadEnv(options.environment));
+  return {
+    io: options.io,
+    get log() {
+      return (log ??= pino({ name: 'sync-admin', level: 'warn' }, pino.destination({ dest: 2, sync: true })));
+    },
+    env: loadOnce,
+    jwtSecret() {
+      const { jwtSecret, devSecret } = loadOnce();
+      if (devSecret && !warned) {
+        warned = true;
+        options.io.err(DEV_SECRET_WARNING);
+      }
+      return jwtSecret;
+    },
+    async withDatabase(fn) {
+      const target = resolveDatabase(loadOnce());
+      const pool = await connect(target);
+      try {
+        return await fn(pool, target);
+      } catch (error) {
+        throw describeDatabaseError(error, target) ?? error;
+      } finally {
+        await pool.end();
+      }
+    },
+  };
+}

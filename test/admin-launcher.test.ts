@@ -1,0 +1,52 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from './support/db.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+function run(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('sync-admin launchers', () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db.drop();
+  });
+
+  // `--no`: npx must find the package's own bin, never fetch a package of that name from the registry.
+  it('L1: npx sync-admin and npm run -s sync-admin pass arguments through, keep stdout to the result and forward the exit status', async () => {
+    const env = { DATABASE_URL: db.url, SYNC_JWT_SECRET: 'launcher-test-secret-0123456789abcdef' };
+    const launchers: [string, string[]][] = [
+      ['npx', ['--no', 'sync-admin']],
+      ['npm', ['run', '-s', 'sync-admin', '--']],
+    ];
+    for (const [command, prefix] of launchers) {
+      const created = await run(command, [...prefix, 'tenant', 'create', '--name', `via ${command}`], env);
+      expect(created.code, created.stderr).toBe(0);
+      expect(created.stdout).toMatch(/^[0-9a-f-]{36}\n$/);
+
+      const bad = await run(command, [...prefix, 'tenant', 'create', '--nam', 'x'], env);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain("Unknown option '--nam'");
+    }
+    const names = await db.pool.query<{ name: string }>('SELECT name FROM tenants ORDER BY name');
+    expect(names.rows.map((r) => r.name)).toEqual(['via npm', 'via npx']);
+  });
+});
