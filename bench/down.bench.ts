@@ -1,0 +1,263 @@
+/**
+ * Catch-up read benchmark: one tenant with 1 000 000 events paged through POST /api/sync/down at limit
+ * 10 000 over real HTTP, against the raw floor (a bare keyset SELECT loop with pg in this process).
+ * Reports changes/s, bytes per change (raw and gzip) and the server's RSS from start to end.
+ *
+ *   npx tsx bench/down.bench.ts [--events 1000000] [--limit 10000]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import pg from 'pg';
+import { pino } from 'pino';
+import { signToken } from '../server/auth/tokens.ts';
+import { startEmbeddedPostgres } from '../server/db/embedded.ts';
+import { migrate } from '../server/db/migrate.ts';
+import { createPool, type Pool } from '../server/db/pool.ts';
+
+const EVENTS = numberArg('--events', 1_000_000);
+const LIMIT = numberArg('--limit', 10_000);
+const INSERT_CHUNK = 100_000;
+const GZIP_EVERY = 5;
+const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-00';
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+function numberArg(name: string, fallback: number): number {
+  const index = process.argv.indexOf(name);
+  const value = index >= 0 ? Number(process.argv[index + 1]) : fallback;
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+/** STUDENT-like payloads of about 200 bytes, in 1 000-row transactions' worth of commit times. */
+async function seed(pool: Pool, tenantId: string): Promise<void> {
+  for (let from = 1; from <= EVENTS; from += INSERT_CHUNK) {
+    const to = Math.min(EVENTS, from + INSERT_CHUNK - 1);
+    await pool.query(
+      `INSERT INTO sync_events (tenant_id, entity_type, entity_id, operation, payload, server_version,
+         commit_lsn, xid, modified_at)
+       SELECT $1, 'STUDENT', s.id, CASE WHEN g % 10 = 0 THEN 'UPDATE' ELSE 'CREATE' END,
+         jsonb_build_object('id', s.id, 'tenantId', $1::uuid, 'firstName', 'Aminata' || (g % 997),
+           'lastName', 'Diallo-' || (g % 1009), 'birthDate', make_date(2008 + g % 10, 1 + g % 12, 1 + g % 28),
+           'classId', $4::uuid, 'serverVersion', g,
+           'updatedAt', to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
+         g, '0/16B3748', 1000 + g / 1000, t.at
+       FROM generate_series($2::integer, $3::integer) AS g,
+         LATERAL (SELECT gen_random_uuid() AS id, g AS n) AS s,
+         LATERAL (SELECT timestamptz '2025-01-06 08:00:00+00' + (g / 1000) * interval '1 second' AS at) AS t
+       ORDER BY g`,
+      [tenantId, from, to, randomUUID()],
+    );
+    process.stdout.write(`  seeded ${to.toLocaleString('en')} events\r`);
+  }
+  process.stdout.write('\n');
+  await pool.query('VACUUM ANALYZE sync_events');
+  const size = await pool.query<{ bytes: number }>(
+    'SELECT avg(length(payload::text))::integer AS bytes FROM sync_events TABLESAMPLE SYSTEM (1)',
+  );
+  console.log(`  average payload: ${size.rows[0]?.bytes ?? '?'} bytes of JSON text`);
+}
+
+interface RssSampler {
+  samples: { at: number; kb: number }[];
+  stop(): void;
+}
+
+function sampleRss(pid: number): RssSampler {
+  const samples: { at: number; kb: number }[] = [];
+  const read = () => {
+    try {
+      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (match) samples.push({ at: performance.now(), kb: Number(match[1]) });
+    } catch {
+      // The process has exited.
+    }
+  };
+  read();
+  const timer = setInterval(read, 100);
+  return { samples, stop: () => clearInterval(timer) };
+}
+
+async function startServer(databaseUrl: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'down-server.ts')], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, SYNC_JWT_SECRET: JWT_SECRET },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout });
+  for await (const line of lines) {
+    const { port } = JSON.parse(line) as { port: number };
+    return { child, port };
+  }
+  throw new Error('bench server exited before listening');
+}
+
+interface Run {
+  changes: number;
+  seconds: number;
+}
+
+/** Pages through the tenant's log over HTTP as a desk does: request, read, parse, follow the cursor. */
+async function httpRun(
+  port: number,
+  token: string,
+  onPage: (body: string, count: number) => void,
+): Promise<Run> {
+  let cursor: string | null = null;
+  let changes = 0;
+  const started = performance.now();
+  for (;;) {
+    const response = await fetch(`http://127.0.0.1:${port}/api/sync/down`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        'accept-encoding': 'identity',
+      },
+      body: JSON.stringify({ clientId: 'bench-desk', cursor, limit: LIMIT }),
+    });
+    const text = await response.text();
+    if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${text.slice(0, 300)}`);
+    const page = JSON.parse(text) as { changes: unknown[]; cursor: string; hasMore: boolean };
+    changes += page.changes.length;
+    onPage(text, page.changes.length);
+    cursor = page.cursor;
+    if (!page.hasMore) break;
+  }
+  return { changes, seconds: (performance.now() - started) / 1000 };
+}
+
+/** The raw floor: the same rows by a bare keyset SELECT loop, pg parsing every row (payload included). */
+async function rawRun(pool: Pool, tenantId: string): Promise<Run> {
+  let after = 0;
+  let changes = 0;
+  const started = performance.now();
+  for (;;) {
+    const result = await pool.query<{ id: number }>(
+      `SELECT id, entity_type, entity_id, operation, payload, server_version, modified_at
+       FROM sync_events WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+      [tenantId, after, LIMIT],
+    );
+    changes += result.rows.length;
+    const last = result.rows.at(-1);
+    if (last === undefined || result.rows.length < LIMIT) break;
+    after = last.id;
+  }
+  return { changes, seconds: (performance.now() - started) / 1000 };
+}
+
+const peak = (samples: readonly { kb: number }[]): number => samples.reduce((m, s) => Math.max(m, s.kb), 0);
+
+/** Peak RSS while each tenth of the pages was being served: flat when memory does not grow with the backlog. */
+function rssByTenth(samples: readonly { at: number; kb: number }[], pageMarks: readonly number[]): number[] {
+  const peaks: number[] = [];
+  for (let tenth = 0; tenth < 10; tenth++) {
+    const from = pageMarks[Math.floor((pageMarks.length * tenth) / 10) - 1] ?? 0;
+    const to = pageMarks[Math.floor((pageMarks.length * (tenth + 1)) / 10) - 1] ?? Infinity;
+    peaks.push(peak(samples.filter((s) => s.at >= from && s.at <= to)));
+  }
+  return peaks;
+}
+
+/** Bytes per change after gzip at `level`, and what compressing costs one core (MB/s of JSON in). */
+function gzipFigures(sampled: readonly { body: string; count: number }[], level: number): string {
+  let raw = 0;
+  let zipped = 0;
+  let changes = 0;
+  const started = performance.now();
+  for (const { body, count } of sampled) {
+    const buffer = Buffer.from(body);
+    raw += buffer.length;
+    zipped += gzipSync(buffer, { level }).length;
+    changes += count;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return (
+    `${(zipped / changes).toFixed(1)} gzip level ${level} (ratio ${(raw / zipped).toFixed(1)}x; ` +
+    `${(raw / 1e6 / seconds).toFixed(0)} MB/s of JSON per core, i.e. ${Math.round(changes / seconds).toLocaleString('en')} changes/s; ` +
+    `${sampled.length} pages sampled)`
+  );
+}
+
+function mb(kb: number): string {
+  return `${(kb / 1024).toFixed(1)} MB`;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sync-bench-down-'));
+  const postgres = await startEmbeddedPostgres({
+    dir,
+    extraFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'shared_buffers=256MB'],
+  });
+  let child: ChildProcess | undefined;
+  try {
+    const admin = new pg.Client({ connectionString: postgres.connectionString });
+    await admin.connect();
+    await admin.query('CREATE DATABASE bench');
+    await admin.end();
+    const databaseUrl = postgres.databaseUrl('bench');
+    const pool = createPool(databaseUrl, { max: 2, application: 'bench-down' });
+    await migrate(pool, pino({ level: 'warn' }));
+    const tenantId = randomUUID();
+    await pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'Bench school')`, [tenantId]);
+    console.log(`seeding ${EVENTS.toLocaleString('en')} sync_events for one tenant…`);
+    const seedStart = performance.now();
+    await seed(pool, tenantId);
+    console.log(`  seeded in ${((performance.now() - seedStart) / 1000).toFixed(1)} s`);
+
+    // Warm the cache once so that both measured runs read the same warm pages.
+    await rawRun(pool, tenantId);
+
+    const server = await startServer(databaseUrl);
+    child = server.child;
+    const token = await signToken(JWT_SECRET, { sub: 'bench', tenantId, role: 'desk' }, 3600);
+    const rss = sampleRss(child.pid!);
+    const startRssKb = rss.samples.at(-1)?.kb ?? 0;
+    let rawBytes = 0;
+    let pages = 0;
+    const sampled: { body: string; count: number }[] = [];
+    const pageMarks: number[] = [];
+    const http = await httpRun(server.port, token, (body, count) => {
+      pages++;
+      pageMarks.push(performance.now());
+      rawBytes += Buffer.byteLength(body);
+      // Compressed after the run, so that gzip's CPU does not count against the HTTP figure.
+      if (pages % GZIP_EVERY === 1) sampled.push({ body, count });
+    });
+    rss.stop();
+    const raw = await rawRun(pool, tenantId);
+    await pool.end();
+
+    const rate = (run: Run) => Math.round(run.changes / run.seconds);
+    console.log('');
+    console.log(`catch-up over HTTP (POST /api/sync/down, limit ${LIMIT}, ${pages} pages)`);
+    console.log(`  changes          ${http.changes.toLocaleString('en')} in ${http.seconds.toFixed(2)} s`);
+    console.log(`  throughput       ${rate(http).toLocaleString('en')} changes/s   (target >= 50,000)`);
+    console.log(
+      `  raw floor        ${rate(raw).toLocaleString('en')} changes/s   (bare keyset SELECT with pg, same rows)`,
+    );
+    console.log(`  vs floor         ${(rate(http) / rate(raw)).toFixed(2)}x`);
+    console.log(`  bytes/change     ${(rawBytes / http.changes).toFixed(1)} raw (uncompressed JSON)`);
+    for (const level of [1, 6]) console.log(`                   ${gzipFigures(sampled, level)}`);
+    console.log(`  server RSS       ${mb(startRssKb)} idle before paging; peak per tenth of the pages:`);
+    console.log(`                   ${rssByTenth(rss.samples, pageMarks).map(mb).join(', ')}`);
+    console.log(
+      `                   overall peak ${mb(peak(rss.samples))} (${rss.samples.length} samples, every 100 ms)`,
+    );
+    if (http.changes !== EVENTS) throw new Error(`expected ${EVENTS} changes, got ${http.changes}`);
+  } finally {
+    if (child !== undefined && child.exitCode === null) {
+      const exited = new Promise((resolve) => child!.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await postgres.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,70 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { SyncRules } from '../config/rules.ts';
+import type { Pool } from '../db/pool.ts';
+import { PageTokenCodec } from '../log/page-token.ts';
+import { authenticate, Authenticator, TenantDirectory } from './auth.ts';
+import { installErrorHandling, refuseWhileClosing } from './errors.ts';
+import { httpLogger } from './log-redaction.ts';
+import { registerDownRoutes } from './routes/down.ts';
+import { registerHealthRoutes } from './routes/health.ts';
+import { registerSnapshotRoutes } from './routes/snapshot.ts';
+import { installSyncLog } from './sync-log-hook.ts';
+
+export interface AppDeps {
+  pool: Pool;
+  rules: SyncRules;
+  jwtSecret: string;
+}
+
+/** What /api routes are given: the app's dependencies plus the shared pieces built once here. */
+export interface ApiDeps extends AppDeps {
+  authenticator: Authenticator;
+  pageTokens: PageTokenCodec;
+}
+
+/**
+ * Registers routes under /api on an encapsulated instance whose every request is already authenticated
+ * (`request.auth` is set). Paths are relative to /api; add a role check with `preHandler: requireRole(...)`.
+ */
+export type ApiRoutes = (api: FastifyInstance, deps: ApiDeps) => void;
+
+const API_ROUTES: readonly ApiRoutes[] = [registerDownRoutes, registerSnapshotRoutes];
+
+/**
+ * The HTTP server: /healthz without a token, and every /api route behind bearer-token authentication. Every
+ * error leaves as a protocol error body. The caller listens and closes; `extraApiRoutes` adds /api routes.
+ */
+export async function buildApp(
+  log: Logger,
+  deps: AppDeps,
+  extraApiRoutes: readonly ApiRoutes[] = [],
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: httpLogger(log),
+    bodyLimit: deps.rules.limits.uploadMaxBytes,
+    // Fastify's own 503 while closing has no `code`: answered below in the protocol's shape instead.
+    return503OnClosing: false,
+  });
+  const apiDeps: ApiDeps = {
+    ...deps,
+    authenticator: new Authenticator(deps.jwtSecret, new TenantDirectory(deps.pool)),
+    pageTokens: new PageTokenCodec(deps.jwtSecret),
+  };
+  // The protocol speaks JSON only: any other body is 415 rather than a string handed to a route.
+  app.removeContentTypeParser('text/plain');
+  app.decorateRequest('auth', null);
+  installErrorHandling(app);
+  refuseWhileClosing(app);
+  installSyncLog(app, deps.pool);
+  registerHealthRoutes(app, deps);
+  await app.register(
+    (api, _options, done) => {
+      api.addHook('onRequest', authenticate(apiDeps.authenticator));
+      for (const register of [...API_ROUTES, ...extraApiRoutes]) register(api, apiDeps);
+      done();
+    },
+    { prefix: '/api' },
+  );
+  return app;
+}

@@ -1,0 +1,108 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Role } from '../../shared/protocol.ts';
+import { verifyToken } from '../auth/tokens.ts';
+import type { Pool } from '../db/pool.ts';
+import { SyncError } from '../errors.ts';
+
+/** Who is calling: from a verified token whose tenant exists. The tenant of a request is always this one. */
+export interface Auth {
+  tenantId: string;
+  sub: string;
+  role: Role;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the /api authentication hook; null on routes without a token (/healthz). */
+    auth: Auth | null;
+  }
+}
+
+/**
+ * Which tenants exist. Positive answers are remembered for `ttlMs` so the hot path does not query per
+ * request; negative ones are not, so a tenant created a moment ago is accepted at once.
+ */
+export class TenantDirectory {
+  readonly #known = new Map<string, number>();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly ttlMs = 30_000,
+  ) {}
+
+  async exists(tenantId: string): Promise<boolean> {
+    const now = Date.now();
+    const until = this.#known.get(tenantId);
+    if (until !== undefined && until > now) return true;
+    this.#known.delete(tenantId);
+    const result = await this.pool.query({
+      name: 'tenant-exists',
+      text: 'SELECT 1 FROM tenants WHERE id = $1',
+      values: [tenantId],
+    });
+    if (result.rowCount === 0) return false;
+    this.#known.set(tenantId, now + this.ttlMs);
+    return true;
+  }
+}
+
+/** The bearer token of a request: the Authorization header, or `?access_token=` on a WebSocket upgrade. */
+export function bearerToken(request: FastifyRequest): string | null {
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    return match?.[1] ?? null;
+  }
+  if (request.headers.upgrade?.toLowerCase() === 'websocket') {
+    const token = (request.query as Record<string, unknown> | undefined)?.access_token;
+    if (typeof token === 'string' && token !== '') return token;
+  }
+  return null;
+}
+
+/**
+ * Turns a bearer token into the caller: 401 (UNAUTHORIZED, TOKEN_EXPIRED) without a valid token, 403
+ * UNKNOWN_TENANT when its tenant does not exist. Shared by the /api hook and anything that authenticates
+ * on its own terms (a socket that must close with 4401 rather than answer 401).
+ */
+export class Authenticator {
+  constructor(
+    private readonly jwtSecret: string,
+    private readonly tenants: TenantDirectory,
+  ) {}
+
+  async authenticate(token: string | null): Promise<Auth> {
+    if (token === null) {
+      throw new SyncError('UNAUTHORIZED', 'an Authorization: Bearer <token> header is required');
+    }
+    const claims = await verifyToken(this.jwtSecret, token);
+    if (!(await this.tenants.exists(claims.tenantId))) {
+      throw new SyncError('UNKNOWN_TENANT', 'the token names a tenant that does not exist');
+    }
+    return { tenantId: claims.tenantId, sub: claims.sub, role: claims.role };
+  }
+}
+
+/** An onRequest hook that sets `request.auth`, or answers 401/403 before the body is even read. */
+export function authenticate(authenticator: Authenticator) {
+  return async (request: FastifyRequest): Promise<void> => {
+    request.auth = await authenticator.authenticate(bearerToken(request));
+  };
+}
+
+/** The authenticated caller; only for routes behind `authenticate`. */
+export function authOf(request: FastifyRequest): Auth {
+  if (request.auth === null)
+    throw new Error(`route ${request.routeOptions.url ?? '?'} is not behind authentication`);
+  return request.auth;
+}
+
+/** A preHandler hook: 403 FORBIDDEN unless the caller has one of `roles`. */
+export function requireRole(...roles: Role[]) {
+  return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+    const { role } = authOf(request);
+    if (!roles.includes(role)) {
+      throw new SyncError('FORBIDDEN', `role ${role} may not call this route`, { allowedRoles: roles });
+    }
+  };
+}

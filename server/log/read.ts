@@ -1,0 +1,137 @@
+import type { EntityType } from '../../shared/entities.ts';
+import type { Pool } from '../db/pool.ts';
+import { TENANT_LOG_STATE_COLUMNS, TENANT_LOG_STATE_FROM, type TenantLogState } from './tenant-log.ts';
+
+/** Where a page of one tenant's log starts. */
+export type PageStart =
+  { kind: 'after'; epoch: number; eventId: number } | { kind: 'since'; time: string } | { kind: 'beginning' };
+
+export interface ChangesPageQuery {
+  tenantId: string;
+  start: PageStart;
+  /** null: every type. */
+  entityTypes: readonly EntityType[] | null;
+  limit: number;
+  /** Fields stripped from payloads at read time, per type (capture already leaves them out). */
+  hiddenFields: Partial<Record<EntityType, readonly string[]>>;
+}
+
+/**
+ * One keyset page of a tenant's `sync_events`, read in one statement (one snapshot) together with the
+ * tenant's log state. `changesJson` is the page as a JSON array of protocol Changes, spliced from the
+ * payloads' JSON text so that no payload is parsed and re-serialised here. The page is empty when the log
+ * state says the start cannot be served (the caller checks `state` with checkPosition).
+ */
+export interface ChangesPage {
+  state: TenantLogState;
+  /** The id the page starts after (for `since`: found through the modified_at index). */
+  afterId: number;
+  changesJson: string;
+  count: number;
+  /** Id of the last change in the page; null when the page is empty. */
+  lastId: number | null;
+  hasMore: boolean;
+}
+
+// $1 tenant, $2 cursor event id, $3 cursor epoch, $4 lastSyncTimestamp, $5 entity types, $6 limit,
+// $7 hidden fields as {"TYPE": ["field", …]} or null.
+// `since`: the first change committed after the time, by (modified_at, id) so that every row of one
+// transaction (they share one commit time) is included; rows are then read by id, which is commit order.
+// The page is read only when the start can be served, mirroring tenant-log.ts checkPosition. It is a
+// LATERAL join on the one-row state, hence a nested loop that yields the page in its index order.
+// Every change column comes back as text, spliced into the response as is: no payload is parsed here.
+const PAGE_SQL = `
+WITH state AS (
+  SELECT ${TENANT_LOG_STATE_COLUMNS} FROM ${TENANT_LOG_STATE_FROM}
+),
+start AS MATERIALIZED (
+  SELECT s.*,
+    CASE
+      WHEN $2::bigint IS NOT NULL THEN $2::bigint
+      WHEN $4::timestamptz IS NOT NULL THEN coalesce(
+        (SELECT e.id - 1 FROM sync_events e
+          WHERE e.tenant_id = $1 AND e.modified_at > $4::timestamptz
+          ORDER BY e.modified_at, e.id LIMIT 1),
+        s.tail_id)
+      ELSE 0
+    END AS after_id,
+    CASE
+      WHEN $2::bigint IS NULL THEN s.floor_id = 0
+      ELSE $3::bigint = s.epoch AND $2::bigint >= s.floor_id AND $2::bigint <= s.last_issued_id
+    END AS can_serve
+  FROM state s
+)
+SELECT
+  concat_ws(',', st.epoch, st.floor_id, st.last_issued_id, st.tail_id, st.after_id) AS state,
+  p.id::text, p.entity_type, p.entity_id::text, p.operation,
+  CASE WHEN $7::jsonb ? p.entity_type
+    THEN (p.payload - ARRAY(SELECT jsonb_array_elements_text($7::jsonb -> p.entity_type)))::text
+    ELSE p.payload::text
+  END,
+  p.server_version::text,
+  to_char(p.modified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+FROM start st
+LEFT JOIN LATERAL (
+  SELECT e.id, e.entity_type, e.entity_id, e.operation, e.payload, e.server_version, e.modified_at
+  FROM sync_events e
+  WHERE e.tenant_id = $1
+    AND e.id > st.after_id
+    AND st.can_serve
+    AND ($5::text[] IS NULL OR e.entity_type = ANY ($5::text[]))
+  ORDER BY e.id
+  LIMIT $6::integer + 1
+) p ON true`;
+
+/** [state, id, entityType, entityId, operation, payload, serverVersion, modifiedAt]; all but state null
+ * on the one row of an empty page. */
+type PageRow = [string, string | null, string, string, string, string, string, string];
+
+export async function readChangesPage(pool: Pool, query: ChangesPageQuery): Promise<ChangesPage> {
+  const { start } = query;
+  const result = await pool.query<PageRow>({
+    name: 'sync-down-page',
+    text: PAGE_SQL,
+    rowMode: 'array',
+    values: [
+      query.tenantId,
+      start.kind === 'after' ? start.eventId : null,
+      start.kind === 'after' ? start.epoch : null,
+      start.kind === 'since' ? start.time : null,
+      query.entityTypes,
+      query.limit,
+      hiddenFieldsParam(query.hiddenFields),
+    ],
+  });
+  const rows = result.rows;
+  const first = rows[0];
+  if (first === undefined) throw new Error('sync-down page query returned no row');
+  const [epoch = 0, floorId = 0, lastIssuedId = 0, tailId = 0, afterId = 0] = first[0].split(',').map(Number);
+  const count = first[1] === null ? 0 : Math.min(rows.length, query.limit);
+
+  let json = '[';
+  let previous = afterId;
+  for (let i = 0; i < count; i++) {
+    const [, id, entityType, entityId, operation, payload, serverVersion, modifiedAt] = rows[i]!;
+    const n = Number(id);
+    // The splice below relies on the order; a plan that broke it must fail loudly, never skip a change.
+    if (!(n > previous)) throw new Error(`sync-down page out of order at id ${id}`);
+    previous = n;
+    if (i > 0) json += ',';
+    json += `{"id":"${id}","entityType":${JSON.stringify(entityType)},"entityId":"${entityId}","operation":"${operation}","payload":${payload},"serverVersion":${serverVersion},"modifiedAt":"${modifiedAt}"}`;
+  }
+  json += ']';
+  return {
+    state: { epoch, floorId, lastIssuedId, tailId },
+    afterId,
+    changesJson: json,
+    count,
+    lastId: count === 0 ? null : previous,
+    hasMore: first[1] !== null && rows.length > query.limit,
+  };
+}
+
+/** Only types with hidden fields; null when there are none, so that the common case costs nothing. */
+function hiddenFieldsParam(hidden: ChangesPageQuery['hiddenFields']): string | null {
+  const entries = Object.entries(hidden).filter(([, fields]) => fields !== undefined && fields.length > 0);
+  return entries.length === 0 ? null : JSON.stringify(Object.fromEntries(entries));
+}

@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Role } from '../../shared/protocol.ts';
+import { signToken } from '../../server/auth/tokens.ts';
+import { parseSyncRules, type SyncRules } from '../../server/config/rules.ts';
+import type { Pool } from '../../server/db/pool.ts';
+import { buildApp } from '../../server/http/app.ts';
+import { silentLog } from './db.ts';
+
+export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123';
+
+/** A real HTTP server on a loopback port, over `pool`, with helpers to call it the way a desk does. */
+export interface TestServer {
+  url: string;
+  app: FastifyInstance;
+  rules: SyncRules;
+  token(tenantId: string, role?: Role, ttlSeconds?: number): Promise<string>;
+  /** POSTs `body` as JSON (or as given when it is a string) with a bearer token when `token` is given. */
+  post(
+    path: string,
+    body: unknown,
+    options?: { token?: string; headers?: Record<string, string> },
+  ): Promise<{ status: number; body: unknown; text: string }>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(pool: Pool, rulesInput: unknown = {}): Promise<TestServer> {
+  const rules = parseSyncRules(rulesInput);
+  const app = await buildApp(silentLog, { pool, rules, jwtSecret: TEST_JWT_SECRET });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (address === null || typeof address !== 'object') throw new Error('server has no port');
+  const url = `http://127.0.0.1:${address.port}`;
+  return {
+    url,
+    app,
+    rules,
+    token: (tenantId, role = 'desk', ttlSeconds = 3600) =>
+      signToken(TEST_JWT_SECRET, { sub: `user-${role}`, tenantId, role }, ttlSeconds),
+    async post(path, body, options = {}) {
+      const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
+      if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+      const response = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers,
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await response.text();
+      let parsed: unknown = undefined;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = undefined;
+      }
+      return { status: response.status, body: parsed, text };
+    },
+    close: () => app.close(),
+  };
+}
+
+export async function createTenant(pool: Pool, name = 'School'): Promise<string> {
+  const id = randomUUID();
+  await pool.query('INSERT INTO tenants (id, name) VALUES ($1, $2)', [id, name]);
+  return id;
+}
+
+/**
+ * Appends `count` events of `entityType` for a tenant straight into sync_events (capture's table), one
+ * transaction, with commit times `modifiedAt` (default now). Returns their ids in order.
+ */
+export async function insertEvents(
+  pool: Pool,
+  options: { tenantId: string; count: number; entityType?: string; modifiedAt?: Date },
+): Promise<number[]> {
+  const result = await pool.query<{ id: number }>(
+    `INSERT INTO sync_events (tenant_id, entity_type, entity_id, operation, payload, server_version,
+       commit_lsn, xid, modified_at)
+     SELECT $1, $2, e.entity_id, 'CREATE',
+       jsonb_build_object('id', e.entity_id, 'tenantId', $1::uuid, 'firstName', 'Awa', 'lastName', 'Diallo',
+         'n', e.g),
+       nextval('server_version_seq'), '0/16B3748', 1000, $4
+     FROM (SELECT g, gen_random_uuid() AS entity_id FROM generate_series(1, $3::integer) AS g) AS e
+     ORDER BY e.g
+     RETURNING id`,
+    [options.tenantId, options.entityType ?? 'STUDENT', options.count, options.modifiedAt ?? new Date()],
+  );
+  return result.rows.map((row) => row.id).sort((a, b) => a - b);
+}
