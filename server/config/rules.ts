@@ -17,6 +17,8 @@ export const syncRulesSchema = z.strictObject({
     .array(entityTypeSchema)
     .min(1)
     .default([...ENTITY_TYPES]),
+  /** Types desks may write through /api/sync/up; unset: every synced type. Others are rejected FORBIDDEN. */
+  uploadEntityTypes: z.array(entityTypeSchema).optional(),
   hiddenFields: z
     .partialRecord(
       entityTypeSchema,
@@ -80,6 +82,8 @@ export function parseSyncRules(input: unknown, source = 'sync-rules'): SyncRules
   if (rules.limits.snapshotDefault > rules.limits.snapshotMax) {
     problems.push('limits.snapshotDefault: must not exceed limits.snapshotMax');
   }
+  const unsynced = (rules.uploadEntityTypes ?? []).filter((type) => !rules.entityTypes.includes(type));
+  if (unsynced.length > 0) problems.push(`uploadEntityTypes: ${unsynced.join(', ')} not in entityTypes`);
   if (problems.length > 0) throw new ConfigError(source, problems);
   return rules;
 }
@@ -100,6 +104,10 @@ export function loadSyncRules(path: string | undefined): SyncRules {
     throw new ConfigError(path, [`is not valid JSON: ${(cause as Error).message}`]);
   }
   return parseSyncRules(json, path);
+}
+
+export function acceptsUploadOf(rules: SyncRules, type: EntityType): boolean {
+  return (rules.uploadEntityTypes ?? rules.entityTypes).includes(type);
 }
 
 export function syncsEntityType(rules: SyncRules, type: EntityType): boolean {

@@ -9,6 +9,7 @@ import { httpLogger } from './log-redaction.ts';
 import { registerDownRoutes } from './routes/down.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerSnapshotRoutes } from './routes/snapshot.ts';
+import { registerUploadRoutes } from './routes/upload.ts';
 import { installSyncLog } from './sync-log-hook.ts';
 
 export interface AppDeps {
@@ -29,7 +30,7 @@ export interface ApiDeps extends AppDeps {
  */
 export type ApiRoutes = (api: FastifyInstance, deps: ApiDeps) => void;
 
-const API_ROUTES: readonly ApiRoutes[] = [registerDownRoutes, registerSnapshotRoutes];
+const API_ROUTES: readonly ApiRoutes[] = [registerDownRoutes, registerSnapshotRoutes, registerUploadRoutes];
 
 /**
  * The HTTP server: /healthz without a token, and every /api route behind bearer-token authentication. Every

@@ -1,0 +1,449 @@
+import type { Logger } from 'pino';
+import type { EntityType } from '../../shared/entities.ts';
+import type { OutboxEvent, SyncUpResponse } from '../../shared/protocol.ts';
+import type { SyncRules } from '../config/rules.ts';
+import { inTransaction, type Pool, type PoolClient } from '../db/pool.ts';
+import { applyOne, applyWrites } from './apply.ts';
+import { rowToPayload, type ColumnCatalog } from './columns.ts';
+import { emitOrigin, type OriginOp } from './origin.ts';
+import {
+  decide,
+  emptyState,
+  entityKey,
+  tableOf,
+  type Decision,
+  type EntityState,
+  type PlannedWrite,
+} from './plan.ts';
+import { ENTITY_REFERENCES } from './references.ts';
+import { validateEvent, type Rejection, type ValidEvent } from './validate.ts';
+
+export interface UploadDeps {
+  pool: Pool;
+  rules: SyncRules;
+  catalog: ColumnCatalog;
+  log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+}
+
+/** Who uploads: the token's tenant and user, and the desk's clientId. */
+export interface Uploader {
+  tenantId: string;
+  userId: string;
+  clientId: string;
+}
+
+type Ack = SyncUpResponse['acknowledged'][number];
+type Conflict = SyncUpResponse['conflicts'][number];
+type Rejected = SyncUpResponse['rejected'][number];
+
+/** The answer for one outbox event; stored, and given again to any later request with the same id. */
+export type EventOutcome =
+  | { list: 'acknowledged'; entry: Ack }
+  | { list: 'conflicts'; entry: Conflict }
+  | { list: 'rejected'; entry: Rejected };
+
+export type Mode = 'fast' | 'careful';
+
+const RETRYABLE = new Set(['40P01', '40001']);
+const MAX_ATTEMPTS = 4;
+
+function pgCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * Applies a batch of outbox events in one transaction and returns one outcome per event, in order. The fast
+ * path plans every event, then writes with a few set-based statements; if a write fails there (a race with
+ * another writer, a constraint the planner could not see), the batch is redone on the careful path: each
+ * write under its own savepoint, so one bad event does not undo the rest.
+ */
+export async function uploadEvents(
+  deps: UploadDeps,
+  who: Uploader,
+  events: OutboxEvent[],
+): Promise<EventOutcome[]> {
+  let mode: Mode = 'fast';
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await inTransaction(deps.pool, (client) => runBatch(client, deps, who, events, mode));
+    } catch (error) {
+      const code = pgCode(error);
+      if (attempt >= MAX_ATTEMPTS) throw error;
+      if (code !== undefined && RETRYABLE.has(code)) continue;
+      if (mode === 'fast' && code !== undefined) {
+        deps.log.debug({ err: error }, 'set-based upload failed; redoing the batch event by event');
+        mode = 'careful';
+        continue;
+      }
+      throw error;
+    }
+  }
+}
+
+export interface Slot {
+  event: OutboxEvent;
+  serverEventId: string;
+  valid?: ValidEvent;
+  rejection?: Rejection;
+  decision?: Decision;
+  versionAfter?: number;
+}
+
+async function runBatch(
+  client: PoolClient,
+  deps: UploadDeps,
+  who: Uploader,
+  events: OutboxEvent[],
+  mode: Mode,
+): Promise<EventOutcome[]> {
+  const { tenantId } = who;
+  const ids = [...new Set(events.map((e) => e.id))];
+  // Claim every id in a fixed order; an id another request holds makes this wait for its commit.
+  const claimed = await client.query<{ outbox_event_id: string; server_event_id: number }>(
+    `INSERT INTO sync_upload_results (tenant_id, outbox_event_id, client_id)
+     SELECT $1, x, $3 FROM unnest($2::uuid[]) AS x ORDER BY x
+     ON CONFLICT DO NOTHING RETURNING outbox_event_id, server_event_id`,
+    [tenantId, [...ids].sort(), who.clientId],
+  );
+  const claimedIds = new Map(claimed.rows.map((r) => [r.outbox_event_id, String(r.server_event_id)]));
+  const stored = await readStoredOutcomes(
+    client,
+    tenantId,
+    ids.filter((id) => !claimedIds.has(id)),
+  );
+
+  const slots = new Map<string, Slot>();
+  for (const event of events) {
+    const serverEventId = claimedIds.get(event.id);
+    if (serverEventId === undefined || slots.has(event.id)) continue;
+    const checked = validateEvent(event, tenantId, deps.rules);
+    slots.set(
+      event.id,
+      checked.ok
+        ? { event, serverEventId, valid: checked.value }
+        : { event, serverEventId, rejection: checked.rejection },
+    );
+  }
+
+  const fresh = await settle(client, deps, who, [...slots.values()], mode);
+  await recordOutcomes(client, who, [...slots.values()], fresh);
+  return events.map((event) => {
+    const outcome = fresh.get(event.id) ?? stored.get(event.id);
+    if (outcome === undefined) throw new Error(`no outcome for outbox event ${event.id}`);
+    return outcome;
+  });
+}
+
+/**
+ * Decides and applies claimed events (in order) and returns their outcomes. Shared by uploads and by
+ * conflict resolution, which settles one synthetic event.
+ */
+export async function settle(
+  client: PoolClient,
+  deps: UploadDeps,
+  who: Uploader,
+  slots: Slot[],
+  mode: Mode,
+): Promise<Map<string, EventOutcome>> {
+  const { tenantId } = who;
+  const states = await loadStates(client, tenantId, slots);
+  const lookup = (type: EntityType, id: string): EntityState | undefined => states.get(entityKey(type, id));
+  const deleteCount = slots.filter((s) => s.valid !== undefined && s.event.operation === 'DELETE').length;
+  const deleteVersions = await allocateVersions(client, deleteCount);
+  const nextDeleteVersion = (): number => {
+    const version = deleteVersions.shift();
+    if (version === undefined) throw new Error('delete versions exhausted');
+    return version;
+  };
+
+  const writes: PlannedWrite[] = [];
+  for (const slot of slots) {
+    if (slot.valid === undefined) continue;
+    const key = entityKey(slot.valid.type, slot.event.entityId);
+    let state = states.get(key);
+    if (state === undefined) {
+      state = emptyState(slot.valid.type, slot.event.entityId);
+      states.set(key, state);
+    }
+    if (mode === 'careful') {
+      slot.decision = await decideCarefully(
+        client,
+        deps,
+        who,
+        slot.event,
+        slot.valid,
+        state,
+        lookup,
+        nextDeleteVersion,
+      );
+    } else {
+      slot.decision = decide(slot.event, slot.valid, tenantId, state, lookup, nextDeleteVersion);
+      if (slot.decision.kind === 'write') writes.push(slot.decision.write);
+    }
+  }
+  if (writes.length > 0) {
+    await emitOrigin(client, { clientId: who.clientId, ops: writes.map(originOp) });
+    await applyWrites(client, deps.catalog, tenantId, writes);
+  }
+
+  return outcomesOf(client, deps, tenantId, slots);
+}
+function originOp(write: PlannedWrite): OriginOp {
+  return [write.type, write.entityId, write.outboxEventId, write.deleteVersion];
+}
+
+/** The careful path: one event's write under its own savepoint; a failing write becomes a rejection. */
+async function decideCarefully(
+  client: PoolClient,
+  deps: UploadDeps,
+  who: Uploader,
+  event: OutboxEvent,
+  valid: ValidEvent,
+  state: EntityState,
+  lookup: (type: EntityType, id: string) => EntityState | undefined,
+  nextDeleteVersion: () => number,
+): Promise<Decision> {
+  const before = { ...state, ackedBases: new Set(state.ackedBases) };
+  const decision = decide(event, valid, who.tenantId, state, lookup, nextDeleteVersion);
+  if (decision.kind !== 'write') return decision;
+  await client.query('SAVEPOINT upload_event');
+  try {
+    await emitOrigin(client, { clientId: who.clientId, ops: [originOp(decision.write)] });
+    await applyOne(client, deps.catalog, who.tenantId, decision.write);
+    await client.query('RELEASE SAVEPOINT upload_event');
+    return decision;
+  } catch (error) {
+    await client.query('ROLLBACK TO SAVEPOINT upload_event');
+    Object.assign(state, before);
+    const code = pgCode(error);
+    if (code === undefined || RETRYABLE.has(code)) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      kind: 'rejected',
+      rejection: {
+        code: code === '23503' ? 'REFERENCE' : 'VALIDATION',
+        reason: `rejected by the database: ${message}`,
+      },
+    };
+  }
+}
+
+async function readStoredOutcomes(
+  client: PoolClient,
+  tenantId: string,
+  ids: string[],
+): Promise<Map<string, EventOutcome>> {
+  if (ids.length === 0) return new Map();
+  const result = await client.query<{ outbox_event_id: string; response: EventOutcome | null }>(
+    `SELECT outbox_event_id, response FROM sync_upload_results WHERE tenant_id = $1 AND outbox_event_id = ANY($2::uuid[])`,
+    [tenantId, ids],
+  );
+  const stored = new Map<string, EventOutcome>();
+  for (const row of result.rows) if (row.response !== null) stored.set(row.outbox_event_id, row.response);
+  return stored;
+}
+
+async function fetchRows(
+  client: PoolClient,
+  tenantId: string,
+  type: EntityType,
+  ids: string[],
+  lock: boolean,
+): Promise<Record<string, unknown>[]> {
+  if (ids.length === 0) return [];
+  const result = await client.query<{ row: Record<string, unknown> }>(
+    `SELECT to_jsonb(t) AS row FROM "${tableOf(type)}" t WHERE tenant_id = $1 AND id = ANY($2::uuid[])
+     ORDER BY id ${lock ? 'FOR UPDATE' : ''}`,
+    [tenantId, [...new Set(ids)].sort()],
+  );
+  return result.rows.map((r) => r.row);
+}
+
+function groupByType(items: { type: EntityType; id: string }[]): Map<EntityType, string[]> {
+  const byType = new Map<EntityType, string[]>();
+  for (const { type, id } of items) byType.set(type, [...(byType.get(type) ?? []), id]);
+  return byType;
+}
+
+/**
+ * Reads what the batch needs to decide: the target rows (locked, in a fixed order so two batches never
+ * deadlock on them), the rows they reference, and the deletion version of targets already deleted.
+ */
+async function loadStates(
+  client: PoolClient,
+  tenantId: string,
+  slots: Slot[],
+): Promise<Map<string, EntityState>> {
+  const states = new Map<string, EntityState>();
+  const remember = (type: EntityType, row: Record<string, unknown>): void => {
+    const id = String(row.id);
+    states.set(entityKey(type, id), {
+      ...emptyState(type, id),
+      exists: true,
+      version: Number(row.server_version),
+      row,
+    });
+  };
+  const valid = slots.filter((s): s is Slot & { valid: ValidEvent } => s.valid !== undefined);
+  const targets = groupByType(valid.map((s) => ({ type: s.valid.type, id: s.event.entityId })));
+  for (const [type, ids] of targets)
+    for (const row of await fetchRows(client, tenantId, type, ids, true)) remember(type, row);
+
+  const references: { type: EntityType; id: string }[] = [];
+  for (const slot of valid) {
+    const existing = states.get(entityKey(slot.valid.type, slot.event.entityId))?.row ?? {};
+    for (const ref of ENTITY_REFERENCES[slot.valid.type]) {
+      const id = slot.valid.fields[ref.column] ?? (ref.type === 'EXAM' ? existing[ref.column] : undefined);
+      if (typeof id === 'string' && !states.has(entityKey(ref.type, id)))
+        references.push({ type: ref.type, id });
+    }
+  }
+  for (const [type, ids] of groupByType(references)) {
+    for (const row of await fetchRows(client, tenantId, type, ids, false)) remember(type, row);
+  }
+
+  const gone = valid.filter(
+    (s) => s.event.operation === 'DELETE' && !states.has(entityKey(s.valid.type, s.event.entityId)),
+  );
+  if (gone.length > 0) {
+    const result = await client.query<{ entity_type: EntityType; entity_id: string; server_version: number }>(
+      `SELECT DISTINCT ON (entity_id, entity_type) entity_type, entity_id, server_version FROM sync_events
+        WHERE tenant_id = $1 AND entity_id = ANY($2::uuid[]) AND operation = 'DELETE'
+        ORDER BY entity_id, entity_type, id DESC`,
+      [tenantId, gone.map((s) => s.event.entityId)],
+    );
+    for (const row of result.rows) {
+      states.set(entityKey(row.entity_type, row.entity_id), {
+        ...emptyState(row.entity_type, row.entity_id),
+        deletedVersion: row.server_version,
+      });
+    }
+  }
+  return states;
+}
+
+async function allocateVersions(client: PoolClient, count: number): Promise<number[]> {
+  if (count === 0) return [];
+  const result = await client.query<{ v: number }>(
+    `SELECT nextval('server_version_seq') AS v FROM generate_series(1, $1::int) ORDER BY 1`,
+    [count],
+  );
+  return result.rows.map((r) => r.v);
+}
+
+/** Turns decisions into protocol entries; conflicts on rows this batch wrote show the row as it is now. */
+async function outcomesOf(
+  client: PoolClient,
+  deps: UploadDeps,
+  tenantId: string,
+  slots: Slot[],
+): Promise<Map<string, EventOutcome>> {
+  const reread = new Map<EntityType, string[]>();
+  for (const slot of slots) {
+    const d = slot.decision;
+    if (d?.kind === 'conflict' && d.state?.touched === true) {
+      reread.set(d.state.type, [...(reread.get(d.state.type) ?? []), d.state.id]);
+    }
+  }
+  const current = new Map<string, Record<string, unknown>>();
+  for (const [type, ids] of reread) {
+    for (const row of await fetchRows(client, tenantId, type, ids, false))
+      current.set(entityKey(type, String(row.id)), row);
+  }
+  const outcomes = new Map<string, EventOutcome>();
+  for (const slot of slots) {
+    const outboxEventId = slot.event.id;
+    const d = slot.decision;
+    if (slot.rejection !== undefined || d === undefined) {
+      const rejection = slot.rejection ?? { code: 'VALIDATION', reason: 'not decided' };
+      outcomes.set(outboxEventId, { list: 'rejected', entry: { outboxEventId, ...rejection } });
+    } else if (d.kind === 'rejected') {
+      outcomes.set(outboxEventId, { list: 'rejected', entry: { outboxEventId, ...d.rejection } });
+    } else if (d.kind === 'conflict') {
+      const row =
+        d.state === null
+          ? null
+          : d.state.touched
+            ? (current.get(entityKey(d.state.type, d.state.id)) ?? null)
+            : d.state.row;
+      const serverData =
+        row === null || d.state === null
+          ? null
+          : rowToPayload(
+              row,
+              await deps.catalog.get(client, d.state.type),
+              deps.rules.hiddenFields[d.state.type],
+            );
+      outcomes.set(outboxEventId, {
+        list: 'conflicts',
+        entry: { outboxEventId, reason: d.reason, serverData },
+      });
+    } else {
+      const serverVersion = d.kind === 'write' ? d.write.version : d.version;
+      slot.versionAfter = serverVersion;
+      outcomes.set(outboxEventId, {
+        list: 'acknowledged',
+        entry: {
+          outboxEventId,
+          serverEventId: slot.serverEventId,
+          entityId: slot.event.entityId,
+          serverVersion,
+        },
+      });
+    }
+  }
+  return outcomes;
+}
+
+const OUTCOME_OF_LIST = {
+  acknowledged: 'ACKNOWLEDGED',
+  conflicts: 'CONFLICT',
+  rejected: 'REJECTED',
+} as const;
+
+/** Stores each answer (idempotency) and its audit row, with two set-based statements. */
+export async function recordOutcomes(
+  client: PoolClient,
+  who: Uploader,
+  slots: Slot[],
+  outcomes: Map<string, EventOutcome>,
+): Promise<void> {
+  if (slots.length === 0) return;
+  const rows = slots.map((slot) => {
+    const outcome = outcomes.get(slot.event.id);
+    if (outcome === undefined) throw new Error(`no outcome for outbox event ${slot.event.id}`);
+    const d = slot.decision;
+    return {
+      id: slot.event.id,
+      outcome: OUTCOME_OF_LIST[outcome.list],
+      response: outcome,
+      entity_type: slot.event.entityType,
+      entity_id: slot.event.entityId,
+      operation: slot.event.operation,
+      code: outcome.list === 'rejected' ? outcome.entry.code : null,
+      version_before: d?.kind === 'write' ? d.versionBefore : null,
+      version_after: slot.versionAfter ?? null,
+      reason: outcome.list === 'acknowledged' ? null : outcome.entry.reason,
+    };
+  });
+  const json = JSON.stringify(rows);
+  await client.query(
+    `UPDATE sync_upload_results AS r
+        SET outcome = x.outcome, response = x.response, entity_type = x.entity_type, entity_id = x.entity_id,
+            operation = x.operation
+       FROM jsonb_to_recordset($2::jsonb)
+         AS x(id uuid, outcome text, response jsonb, entity_type text, entity_id uuid, operation text)
+      WHERE r.tenant_id = $1 AND r.outbox_event_id = x.id`,
+    [who.tenantId, json],
+  );
+  await client.query(
+    `INSERT INTO sync_audit (tenant_id, user_id, client_id, outbox_event_id, entity_type, entity_id, operation,
+                             outcome, code, version_before, version_after, reason)
+     SELECT $1, $2, $3, x.id, x.entity_type, x.entity_id, x.operation, x.outcome, x.code, x.version_before,
+            x.version_after, x.reason
+       FROM jsonb_to_recordset($4::jsonb) AS x(id text, entity_type text, entity_id text, operation text,
+            outcome text, code text, version_before bigint, version_after bigint, reason text)`,
+    [who.tenantId, who.userId, who.clientId, json],
+  );
+}

@@ -1,0 +1,139 @@
+import type { OutboxEvent, ResolveConflictRequest } from '../../shared/protocol.ts';
+import { inTransaction, type PoolClient } from '../db/pool.ts';
+import { SyncError } from '../errors.ts';
+import { settle, type EventOutcome, type Slot, type UploadDeps, type Uploader } from './batch.ts';
+import { validateEvent } from './validate.ts';
+
+interface ConflictRow {
+  entity_type: string;
+  entity_id: string;
+  operation: OutboxEvent['operation'];
+  server_event_id: number;
+  resolution: EventOutcome | null;
+}
+
+async function audit(
+  client: PoolClient,
+  who: Uploader,
+  row: ConflictRow,
+  outboxEventId: string,
+  outcome: EventOutcome,
+  choice: string,
+  versionBefore: number,
+): Promise<void> {
+  await client.query(
+    `INSERT INTO sync_audit (tenant_id, user_id, client_id, outbox_event_id, entity_type, entity_id, operation,
+                             outcome, code, version_before, version_after, reason)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+    [
+      who.tenantId,
+      who.userId,
+      who.clientId,
+      outboxEventId,
+      row.entity_type,
+      row.entity_id,
+      row.operation,
+      `RESOLVED_${choice}`,
+      outcome.list === 'rejected' ? outcome.entry.code : null,
+      versionBefore,
+      outcome.list === 'acknowledged' ? outcome.entry.serverVersion : null,
+      outcome.list === 'acknowledged' ? null : outcome.entry.reason,
+    ],
+  );
+}
+
+/**
+ * Settles a conflict the desk met. ACCEPT_SERVER is recorded and acknowledged. KEEP_LOCAL applies the
+ * desk's payload on top of `serverVersion` (re-creating the entity if it was deleted); if the row moved
+ * again the answer is a new conflict and the event may be resolved again. A settled resolution is stored
+ * and given again to a repeated request.
+ */
+export async function resolveConflict(
+  deps: UploadDeps,
+  who: Uploader,
+  outboxEventId: string,
+  request: ResolveConflictRequest,
+): Promise<EventOutcome> {
+  return inTransaction(deps.pool, async (client) => {
+    const found = await client.query<ConflictRow>(
+      `SELECT entity_type, entity_id, operation, server_event_id, resolution FROM sync_upload_results
+        WHERE tenant_id = $1 AND outbox_event_id = $2 AND outcome = 'CONFLICT' FOR UPDATE`,
+      [who.tenantId, outboxEventId],
+    );
+    const row = found.rows[0];
+    if (row === undefined) {
+      throw new SyncError(
+        'UNKNOWN_CONFLICT',
+        `outbox event ${outboxEventId} never met a conflict in this tenant`,
+      );
+    }
+    if (row.resolution !== null) return row.resolution;
+    const serverVersion = Number(request.serverVersion);
+    let outcome: EventOutcome;
+    if (request.choice === 'ACCEPT_SERVER') {
+      outcome = {
+        list: 'acknowledged',
+        entry: {
+          outboxEventId,
+          serverEventId: String(row.server_event_id),
+          entityId: row.entity_id,
+          serverVersion,
+        },
+      };
+    } else {
+      if (request.payload === undefined && row.operation !== 'DELETE') {
+        throw new SyncError('BAD_REQUEST', 'KEEP_LOCAL needs the payload to apply', [
+          { field: 'payload', message: 'required when choice is KEEP_LOCAL' },
+        ]);
+      }
+      outcome = await keepLocal(client, deps, who, outboxEventId, row, request.payload ?? {}, serverVersion);
+    }
+    if (outcome.list !== 'conflicts') {
+      await client.query(
+        `UPDATE sync_upload_results SET resolution = $3, resolved_at = now() WHERE tenant_id = $1 AND outbox_event_id = $2`,
+        [who.tenantId, outboxEventId, JSON.stringify(outcome)],
+      );
+    }
+    await audit(client, who, row, outboxEventId, outcome, request.choice, serverVersion);
+    return outcome;
+  });
+}
+
+async function keepLocal(
+  client: PoolClient,
+  deps: UploadDeps,
+  who: Uploader,
+  outboxEventId: string,
+  row: ConflictRow,
+  payload: Record<string, unknown>,
+  serverVersion: number,
+): Promise<EventOutcome> {
+  const event: OutboxEvent = {
+    id: outboxEventId,
+    tenantId: who.tenantId,
+    entityType: row.entity_type,
+    entityId: row.entity_id,
+    operation: row.operation === 'DELETE' ? 'DELETE' : 'UPDATE',
+    payload,
+    localVersion: serverVersion,
+    createdAt: new Date().toISOString(),
+  };
+  const checked = validateEvent(event, who.tenantId, deps.rules);
+  const slot: Slot = checked.ok
+    ? { event, serverEventId: String(row.server_event_id), valid: checked.value }
+    : { event, serverEventId: String(row.server_event_id), rejection: checked.rejection };
+  let outcomes = await settle(client, deps, who, [slot], 'careful');
+  let outcome = outcomes.get(outboxEventId);
+  // The entity was deleted since: keeping the local version re-creates it.
+  if (outcome?.list === 'conflicts' && outcome.entry.serverData === null && event.operation === 'UPDATE') {
+    const create: OutboxEvent = { ...event, operation: 'CREATE', localVersion: 0 };
+    const recheck = validateEvent(create, who.tenantId, deps.rules);
+    const createSlot: Slot = recheck.ok
+      ? { event: create, serverEventId: slot.serverEventId, valid: recheck.value }
+      : { event: create, serverEventId: slot.serverEventId, rejection: recheck.rejection };
+    outcomes = await settle(client, deps, who, [createSlot], 'careful');
+    outcome = outcomes.get(outboxEventId);
+  }
+  if (outcome === undefined) throw new Error(`no outcome for the resolution of ${outboxEventId}`);
+  return outcome;
+}
