@@ -44,7 +44,15 @@ export type EventOutcome =
 
 export type Mode = 'fast' | 'careful';
 
-const RETRYABLE = new Set(['40P01', '40001']);
+/** Deadlock, serialization failure, and a parallel request that stored some of the same outbox ids first. */
+const RETRYABLE = new Set(['40P01', '40001', 'UPLOAD_RACE']);
+
+class UploadRaceError extends Error {
+  readonly code = 'UPLOAD_RACE';
+  constructor() {
+    super('a parallel request stored some of these outbox events first');
+  }
+}
 const MAX_ATTEMPTS = 4;
 
 function pgCode(error: unknown): string | undefined {
@@ -99,24 +107,13 @@ async function runBatch(
 ): Promise<EventOutcome[]> {
   const { tenantId } = who;
   const ids = [...new Set(events.map((e) => e.id))];
-  // Claim every id in a fixed order; an id another request holds makes this wait for its commit.
-  const claimed = await client.query<{ outbox_event_id: string; server_event_id: number }>(
-    `INSERT INTO sync_upload_results (tenant_id, outbox_event_id, client_id)
-     SELECT $1, x, $3 FROM unnest($2::uuid[]) AS x ORDER BY x
-     ON CONFLICT DO NOTHING RETURNING outbox_event_id, server_event_id`,
-    [tenantId, [...ids].sort(), who.clientId],
-  );
-  const claimedIds = new Map(claimed.rows.map((r) => [r.outbox_event_id, String(r.server_event_id)]));
-  const stored = await readStoredOutcomes(
-    client,
-    tenantId,
-    ids.filter((id) => !claimedIds.has(id)),
-  );
-
+  const stored = await readStoredOutcomes(client, tenantId, ids);
+  const serverEventIds = await allocateServerEventIds(client, ids.length - stored.size);
   const slots = new Map<string, Slot>();
   for (const event of events) {
-    const serverEventId = claimedIds.get(event.id);
-    if (serverEventId === undefined || slots.has(event.id)) continue;
+    if (stored.has(event.id) || slots.has(event.id)) continue;
+    const serverEventId = serverEventIds.pop();
+    if (serverEventId === undefined) throw new Error('server event ids exhausted');
     const checked = validateEvent(event, tenantId, deps.rules);
     slots.set(
       event.id,
@@ -127,7 +124,8 @@ async function runBatch(
   }
 
   const fresh = await settle(client, deps, who, [...slots.values()], mode);
-  await recordOutcomes(client, who, [...slots.values()], fresh);
+  const recorded = await recordOutcomes(client, who, [...slots.values()], fresh);
+  if (recorded !== slots.size) throw new UploadRaceError();
   return events.map((event) => {
     const outcome = fresh.get(event.id) ?? stored.get(event.id);
     if (outcome === undefined) throw new Error(`no outcome for outbox event ${event.id}`);
@@ -323,6 +321,16 @@ async function loadStates(
   return states;
 }
 
+async function allocateServerEventIds(client: PoolClient, count: number): Promise<string[]> {
+  if (count === 0) return [];
+  const result = await client.query<{ v: number }>(
+    `SELECT nextval(pg_get_serial_sequence('sync_upload_results', 'server_event_id')) AS v
+       FROM generate_series(1, $1::int) ORDER BY 1 DESC`,
+    [count],
+  );
+  return result.rows.map((r) => String(r.v));
+}
+
 async function allocateVersions(client: PoolClient, count: number): Promise<number[]> {
   if (count === 0) return [];
   const result = await client.query<{ v: number }>(
@@ -402,20 +410,24 @@ const OUTCOME_OF_LIST = {
   rejected: 'REJECTED',
 } as const;
 
-/** Stores each answer (idempotency) and its audit row, with two set-based statements. */
+/**
+ * Stores each answer (idempotency) and its audit row in one statement. Returns how many answers were
+ * stored: fewer than given means a parallel request stored some of the same ids first.
+ */
 export async function recordOutcomes(
   client: PoolClient,
   who: Uploader,
   slots: Slot[],
   outcomes: Map<string, EventOutcome>,
-): Promise<void> {
-  if (slots.length === 0) return;
+): Promise<number> {
+  if (slots.length === 0) return 0;
   const rows = slots.map((slot) => {
     const outcome = outcomes.get(slot.event.id);
     if (outcome === undefined) throw new Error(`no outcome for outbox event ${slot.event.id}`);
     const d = slot.decision;
     return {
       id: slot.event.id,
+      server_event_id: slot.serverEventId,
       outcome: OUTCOME_OF_LIST[outcome.list],
       response: outcome,
       entity_type: slot.event.entityType,
@@ -427,23 +439,24 @@ export async function recordOutcomes(
       reason: outcome.list === 'acknowledged' ? null : outcome.entry.reason,
     };
   });
-  const json = JSON.stringify(rows);
-  await client.query(
-    `UPDATE sync_upload_results AS r
-        SET outcome = x.outcome, response = x.response, entity_type = x.entity_type, entity_id = x.entity_id,
-            operation = x.operation
-       FROM jsonb_to_recordset($2::jsonb)
-         AS x(id uuid, outcome text, response jsonb, entity_type text, entity_id uuid, operation text)
-      WHERE r.tenant_id = $1 AND r.outbox_event_id = x.id`,
-    [who.tenantId, json],
+  const result = await client.query<{ stored: number }>(
+    `WITH x AS (
+       SELECT * FROM jsonb_to_recordset($4::jsonb) AS x(id uuid, server_event_id bigint, outcome text, response jsonb,
+         entity_type text, entity_id uuid, operation text, code text, version_before bigint, version_after bigint,
+         reason text)
+     ), stored AS (
+       INSERT INTO sync_upload_results (tenant_id, outbox_event_id, server_event_id, client_id, entity_type,
+                                        entity_id, operation, outcome, response)
+       SELECT $1, id, server_event_id, $3, entity_type, entity_id, operation, outcome, response FROM x ORDER BY id
+       ON CONFLICT DO NOTHING RETURNING 1
+     ), audited AS (
+       INSERT INTO sync_audit (tenant_id, user_id, client_id, outbox_event_id, entity_type, entity_id, operation,
+                               outcome, code, version_before, version_after, reason)
+       SELECT $1, $2, $3, id, entity_type, entity_id, operation, outcome, code, version_before, version_after, reason
+         FROM x
+     )
+     SELECT count(*)::int AS stored FROM stored`,
+    [who.tenantId, who.userId, who.clientId, JSON.stringify(rows)],
   );
-  await client.query(
-    `INSERT INTO sync_audit (tenant_id, user_id, client_id, outbox_event_id, entity_type, entity_id, operation,
-                             outcome, code, version_before, version_after, reason)
-     SELECT $1, $2, $3, x.id, x.entity_type, x.entity_id, x.operation, x.outcome, x.code, x.version_before,
-            x.version_after, x.reason
-       FROM jsonb_to_recordset($4::jsonb) AS x(id text, entity_type text, entity_id text, operation text,
-            outcome text, code text, version_before bigint, version_after bigint, reason text)`,
-    [who.tenantId, who.userId, who.clientId, json],
-  );
+  return result.rows[0]?.stored ?? 0;
 }
