@@ -21,7 +21,12 @@ import { migrate } from '../server/db/migrate.ts';
 import { createPool, type Pool } from '../server/db/pool.ts';
 import { buildApp } from '../server/http/app.ts';
 
-const { values } = parseArgs({ options: { events: { type: 'string', default: '10000' } } });
+const { values } = parseArgs({
+  options: {
+    events: { type: 'string', default: '10000' },
+    'batch-only': { type: 'boolean', default: false },
+  },
+});
 const EVENTS = Number(values.events);
 const SECRET = 'bench-secret-bench-secret-bench-secret-00';
 
@@ -207,6 +212,11 @@ async function main(): Promise<void> {
     if (answer.acknowledged.length !== EVENTS)
       throw new Error(`only ${answer.acknowledged.length} acknowledged`);
 
+    if (values['batch-only']) {
+      console.log(`  one batch through /api/sync/up : ${batchMs.toFixed(0)} ms`);
+      await app.close();
+      return;
+    }
     const single = await fixture(pool);
     const t1 = performance.now();
     for (const event of single.events) await post(url, single.token, [event]);

@@ -17,6 +17,11 @@ export interface ValidEvent {
   fields: Record<string, unknown>;
 }
 
+/** UPDATE payloads may carry only the fields they change. Built once: `.partial()` is costly. */
+const PARTIAL_SCHEMAS = Object.fromEntries(
+  Object.entries(entityPayloadSchemas).map(([type, schema]) => [type, schema.partial()]),
+) as { [T in EntityType]: ReturnType<(typeof entityPayloadSchemas)[T]['partial']> };
+
 const FIELD_NAME = /^[a-z][A-Za-z0-9]*$/;
 const SERVER_MANAGED_FIELDS = new Set(['id', 'tenantId', 'serverVersion', 'updatedAt']);
 
@@ -90,10 +95,11 @@ export function validateEvent(
   const nul = findNulCharacter(payload, 'payload');
   if (nul !== undefined) return reject('VALIDATION', `${nul}: must not contain the NUL character`);
 
-  const schema = entityPayloadSchemas[type];
   const candidate = { ...payload, id: event.entityId, tenantId };
   const parsed =
-    event.operation === 'CREATE' ? schema.safeParse(candidate) : schema.partial().safeParse(candidate);
+    event.operation === 'CREATE'
+      ? entityPayloadSchemas[type].safeParse(candidate)
+      : PARTIAL_SCHEMAS[type].safeParse(candidate);
   if (!parsed.success) return reject('VALIDATION', describe(parsed.error));
   const violation = businessRuleViolation(type, parsed.data);
   if (violation !== undefined) return reject('VALIDATION', violation);
