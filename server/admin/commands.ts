@@ -1,9 +1,19 @@
 import type { Command } from './command.ts';
+import { prune } from './prune.ts';
+import { publicationAdd, publicationRemove } from './publication.ts';
+import { slotRecreate } from './slot.ts';
+import { status } from './status.ts';
 import { tenantCreate, tenantList } from './tenant.ts';
 import { token } from './token.ts';
 
-/**
- * Every command of sync-admin, in the order `help` lists them. Issue 7's `status`, `publication add|remove`,
- * `slot recreate` and `prune` are added here as further entries, each in its own file.
- */
-export const COMMANDS: readonly Command[] = [tenantCreate, tenantList, token];
+/** Every command of sync-admin, in the order `help` lists them. Adding a command is adding an entry. */
+export const COMMANDS: readonly Command[] = [
+  status,
+  tenantCreate,
+  tenantList,
+  token,
+  publicationAdd,
+  publicationRemove,
+  slotRecreate,
+  prune,
+];

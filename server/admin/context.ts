@@ -1,5 +1,7 @@
+import { createInterface } from 'node:readline/promises';
 import { pino, type Logger } from 'pino';
 import { loadEnv, type Env } from '../config/env.ts';
+import { loadSyncRules, type SyncRules } from '../config/rules.ts';
 import type { Pool } from '../db/pool.ts';
 import { connect, describeDatabaseError, resolveDatabase, type DatabaseTarget } from './database.ts';
 
@@ -21,14 +23,27 @@ export interface AdminContext {
   readonly log: Logger;
   /** The environment, parsed once by the server's schema (a bad variable is a ConfigError). */
   env(): Env;
+  /** The sync-rules file of SYNC_CONFIG (slot, publication, retention), or the defaults. */
+  rules(): SyncRules;
+  /** Whether a person at a terminal can answer `confirm`. */
+  canAsk(): boolean;
+  /** Asks a yes/no question on the terminal (stderr); only "y" or "yes" is yes. */
+  confirm(question: string): Promise<boolean>;
   /** The server's JWT secret; the development one comes with a warning on stderr. */
   jwtSecret(): string;
   /** Connects to the target database, runs `fn`, and always disconnects. Postgres errors become AdminErrors. */
   withDatabase<T>(fn: (pool: Pool, target: DatabaseTarget) => Promise<T>): Promise<T>;
 }
 
-export function createAdminContext(options: { io: Io; environment: NodeJS.ProcessEnv }): AdminContext {
+export function createAdminContext(options: {
+  io: Io;
+  environment: NodeJS.ProcessEnv;
+  /** Where answers come from (default: this process's stdin, when it is a terminal). */
+  input?: NodeJS.ReadableStream & { isTTY?: boolean };
+}): AdminContext {
+  const input = options.input ?? process.stdin;
   let env: Env | undefined;
+  let rules: SyncRules | undefined;
   let log: Logger | undefined;
   let warned = false;
   const loadOnce = (): Env => (env ??= loadEnv(options.environment));
@@ -38,6 +53,17 @@ export function createAdminContext(options: { io: Io; environment: NodeJS.Proces
       return (log ??= pino({ name: 'sync-admin', level: 'warn' }, pino.destination({ dest: 2, sync: true })));
     },
     env: loadOnce,
+    rules: () => (rules ??= loadSyncRules(loadOnce().syncConfigPath)),
+    canAsk: () => input.isTTY === true,
+    async confirm(question) {
+      const prompt = createInterface({ input, output: process.stderr });
+      try {
+        const answer = await prompt.question(`${question} [y/N] `);
+        return /^y(es)?$/i.test(answer.trim());
+      } finally {
+        prompt.close();
+      }
+    },
     jwtSecret() {
       const { jwtSecret, devSecret } = loadOnce();
       if (devSecret && !warned) {

@@ -10,13 +10,24 @@ import { registerDownRoutes } from './routes/down.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerSnapshotRoutes } from './routes/snapshot.ts';
 import { registerUploadRoutes } from './routes/upload.ts';
+import { adminRoutes } from './routes/admin.ts';
+import type { CaptureStatus } from '../capture/capture.ts';
 import { installSyncLog } from './sync-log-hook.ts';
 
 export interface AppDeps {
   pool: Pool;
   rules: SyncRules;
   jwtSecret: string;
+  /** This process's capture, when it runs one: /healthz and the admin route report it. */
+  captureStatus?: () => CaptureSummary;
 }
+
+/** What the HTTP side reports of this process's capture. */
+export type CaptureSummary = Pick<
+  CaptureStatus,
+  'leader' | 'eventsPerSecond' | 'lastStoredLsn' | 'queuedRows'
+>;
+
 
 /** What /api routes are given: the app's dependencies plus the shared pieces built once here. */
 export interface ApiDeps extends AppDeps {
@@ -62,7 +73,10 @@ export async function buildApp(
   await app.register(
     (api, _options, done) => {
       api.addHook('onRequest', authenticate(apiDeps.authenticator));
-      for (const register of [...API_ROUTES, ...extraApiRoutes]) register(api, apiDeps);
+      const admin = adminRoutes(
+        deps.captureStatus === undefined ? {} : { captureStatus: deps.captureStatus },
+      );
+      for (const register of [...API_ROUTES, admin, ...extraApiRoutes]) register(api, apiDeps);
       done();
     },
     { prefix: '/api' },

@@ -5,7 +5,7 @@ import type { SyncRules } from '../config/rules.ts';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.ts';
 import { applyOne, applyWrites } from './apply.ts';
 import { rowToPayload, type ColumnCatalog } from './columns.ts';
-import { emitOrigin, type OriginOp } from './origin.ts';
+import { emitOrigin, type OriginOp } from '../capture/origin.ts';
 import {
   decide,
   emptyState,

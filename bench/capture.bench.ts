@@ -1,0 +1,243 @@
+/**
+ * Capture throughput: 200 000 row changes written in 1 000-row transactions, then drained from the same
+ * WAL — (a) by a bare pgoutput consumer that decodes and discards, the floor; (b) by Capture storing
+ * everything into sync_events. Both run against the same embedded Postgres with the same flags, each on
+ * its own slot created before the first write. ROUNDS rounds alternate (a) and (b), so that a burst of
+ * load from elsewhere on the machine does not decide the result; the medians are compared.
+ *
+ *   npx tsx bench/capture.bench.ts
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { LogicalReplicationService, PgoutputPlugin, type Pgoutput } from 'pg-logical-replication';
+import { pino } from 'pino';
+import { Capture } from '../server/capture/capture.ts';
+import { ensurePublication, ensureSlot } from '../server/capture/setup.ts';
+import { parseSyncRules } from '../server/config/rules.ts';
+import { startEmbeddedPostgres } from '../server/db/embedded.ts';
+import { migrate } from '../server/db/migrate.ts';
+import { createPool, type Pool } from '../server/db/pool.ts';
+
+const TOTAL_ROWS = 200_000;
+const ROWS_PER_TXN = 1_000;
+const TENANTS = 5;
+const TARGET_RATE = 20_000;
+const TARGET_RATIO = 0.25;
+const ROUNDS = 3;
+
+const log = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
+
+interface Tenant {
+  id: string;
+  classId: string;
+  students: string[];
+  teachers: string[];
+}
+
+async function seed(pool: Pool): Promise<Tenant[]> {
+  const tenants: Tenant[] = [];
+  for (let t = 0; t < TENANTS; t++) {
+    const [id, level, year, classId] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    await pool.query(`INSERT INTO tenants (id, name) VALUES ($1, $2)`, [id, `School ${t}`]);
+    await pool.query(`INSERT INTO school_levels (tenant_id, id, name, rank) VALUES ($1, $2, 'L', 1)`, [
+      id,
+      level,
+    ]);
+    await pool.query(
+      `INSERT INTO academic_years (tenant_id, id, label, start_date, end_date) VALUES ($1, $2, 'Y', '2024-09-01', '2025-06-30')`,
+      [id, year],
+    );
+    await pool.query(
+      `INSERT INTO classes (tenant_id, id, name, school_level_id, academic_year_id) VALUES ($1, $2, 'C', $3, $4)`,
+      [id, classId, level, year],
+    );
+    tenants.push({ id, classId, students: [], teachers: [] });
+  }
+  return tenants;
+}
+
+/** One 1 000-row transaction; the kind rotates over inserts and updates of four entity types. */
+async function writeTransaction(pool: Pool, n: number, tenant: Tenant): Promise<void> {
+  const rows = await writeRows(pool, n % 5, tenant);
+  if (rows !== ROWS_PER_TXN) throw new Error(`transaction ${n} changed ${rows} rows, not ${ROWS_PER_TXN}`);
+}
+
+async function writeRows(pool: Pool, kind: number, tenant: Tenant): Promise<number> {
+  const last = (ids: string[]): string[] => ids.slice(-ROWS_PER_TXN);
+  if (kind === 0 || (kind === 2 && tenant.students.length < ROWS_PER_TXN)) {
+    const r = await pool.query<{ id: string }>(
+      `INSERT INTO students (tenant_id, id, first_name, last_name, birth_date, class_id)
+       SELECT $1, gen_random_uuid(), 'First' || g, 'Last' || g, date '2010-01-01' + g % 3000, $2
+         FROM generate_series(1, $3) g RETURNING id`,
+      [tenant.id, tenant.classId, ROWS_PER_TXN],
+    );
+    tenant.students.push(...r.rows.map((row) => row.id));
+    return r.rowCount ?? 0;
+  }
+  if (kind === 1 || (kind === 4 && tenant.teachers.length < ROWS_PER_TXN)) {
+    const r = await pool.query<{ id: string }>(
+      `INSERT INTO teachers (tenant_id, id, first_name, last_name, email)
+       SELECT $1, gen_random_uuid(), 'T' || g, 'Teacher', 't' || g || '@school.example'
+         FROM generate_series(1, $2) g RETURNING id`,
+      [tenant.id, ROWS_PER_TXN],
+    );
+    tenant.teachers.push(...r.rows.map((row) => row.id));
+    return r.rowCount ?? 0;
+  }
+  const statements: Record<number, [string, string[]]> = {
+    2: [
+      `UPDATE students SET last_name = last_name || '*' WHERE tenant_id = $1 AND id = ANY($2)`,
+      last(tenant.students),
+    ],
+    3: [
+      `INSERT INTO payments (tenant_id, id, student_id, amount_cents, currency, paid_at, method)
+       SELECT $1, gen_random_uuid(), s, 15000 + length(s::text), 'EUR', now(), 'transfer' FROM unnest($2::uuid[]) s`,
+      last(tenant.students),
+    ],
+    4: [
+      `UPDATE teachers SET email = upper(email) WHERE tenant_id = $1 AND id = ANY($2)`,
+      last(tenant.teachers),
+    ],
+  };
+  const [sql, ids] = statements[kind]!;
+  const r = await pool.query(sql, [tenant.id, ids]);
+  return r.rowCount ?? 0;
+}
+
+/** (a) Decode and discard: the library's own parsers, no flow control, one acknowledgement at the end. */
+async function bareConsumer(connectionString: string, slot: string, publication: string): Promise<number> {
+  const service = new LogicalReplicationService(
+    { connectionString },
+    { acknowledge: { auto: false, timeoutSeconds: 0 } },
+  );
+  let rows = 0;
+  const started = performance.now();
+  const done = new Promise<void>((resolve, reject) => {
+    service.on('data', (lsn: string, message: Pgoutput.Message) => {
+      if (message.tag === 'insert' || message.tag === 'update' || message.tag === 'delete') rows++;
+      if (message.tag === 'commit' && rows >= TOTAL_ROWS) {
+        void service.acknowledge(lsn).then(() => resolve());
+      }
+    });
+    service.on('error', reject);
+  });
+  const plugin = new PgoutputPlugin({ protoVersion: 1, publicationNames: [publication], messages: true });
+  service.subscribe(plugin, slot).catch(() => undefined);
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  await service.destroy();
+  return seconds;
+}
+
+/** (b) Capture storing everything into sync_events. */
+async function capture(
+  connectionString: string,
+  pool: Pool,
+  slot: string,
+  publication: string,
+): Promise<number> {
+  const rules = parseSyncRules({ capture: { slotName: slot, publicationName: publication } });
+  let stored = 0;
+  let finish = (): void => undefined;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  const service = new Capture(log, {
+    connectionString,
+    pool,
+    rules,
+    onStored: ({ lastEventId }) => {
+      stored = lastEventId;
+      if (stored >= TOTAL_ROWS) finish();
+    },
+  });
+  const started = performance.now();
+  const running = service.run();
+  await done;
+  const seconds = (performance.now() - started) / 1000;
+  await service.stop();
+  await running;
+  return seconds;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-capture-'));
+  // The test cluster's flags; they apply to the whole cluster, so to both measurements alike.
+  const pg = await startEmbeddedPostgres({
+    dir,
+    extraFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off'],
+  });
+  const admin = createPool(pg.connectionString, { max: 1 });
+  await admin.query('CREATE DATABASE bench');
+  await admin.end();
+  const url = pg.databaseUrl('bench');
+  const pool = createPool(url, { max: 8, application: 'bench' });
+  // pool.end() resolves once it has asked its connections to close; stopping Postgres right after can
+  // still reach one of them as an error.
+  pool.on('error', () => undefined);
+  try {
+    await migrate(pool, log);
+    const publication = 'sync_pub';
+    await ensurePublication(pool, { capture: parseSyncRules({}).capture });
+    const tenants = await seed(pool);
+    // Every slot exists before the first write, so each consumer sees exactly the same changes.
+    for (let round = 0; round < ROUNDS; round++) {
+      await pool.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [`bench_bare_${round}`]);
+      await ensureSlot(pool, `bench_capture_${round}`);
+    }
+
+    const writeStarted = performance.now();
+    for (let n = 0; n < TOTAL_ROWS / ROWS_PER_TXN; n++) {
+      // Kinds rotate fastest, tenants next: every tenant sees every kind.
+      await writeTransaction(pool, n, tenants[Math.floor(n / 5) % TENANTS]!);
+    }
+    const writeSeconds = (performance.now() - writeStarted) / 1000;
+    const wal = await pool.query<{ size: string }>(
+      `SELECT pg_size_pretty(pg_current_wal_lsn() - restart_lsn) AS size FROM pg_replication_slots WHERE slot_name = 'bench_bare_0'`,
+    );
+    console.log(
+      `capture benchmark: ${TOTAL_ROWS} row changes in ${ROWS_PER_TXN}-row transactions, ${TENANTS} tenants`,
+    );
+    console.log(`  written in ${writeSeconds.toFixed(2)} s (${wal.rows[0]?.size ?? '?'} of WAL)`);
+
+    const fmt = (n: number): string => Math.round(n).toLocaleString('en-US').padStart(9);
+    const bareRates: number[] = [];
+    const captureRates: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const bareRate = TOTAL_ROWS / (await bareConsumer(url, `bench_bare_${round}`, publication));
+      // Every Capture run starts from the same empty log.
+      await pool.query('TRUNCATE sync_events RESTART IDENTITY');
+      const captureRate = TOTAL_ROWS / (await capture(url, pool, `bench_capture_${round}`, publication));
+      const count = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM sync_events');
+      if (count.rows[0]!.n !== TOTAL_ROWS) throw new Error(`sync_events holds ${count.rows[0]!.n} rows`);
+      bareRates.push(bareRate);
+      captureRates.push(captureRate);
+      console.log(
+        `  round ${round + 1}: (a) bare ${fmt(bareRate)} rows/s   (b) Capture ${fmt(captureRate)} rows/s   ${(captureRate / bareRate).toFixed(2)}x`,
+      );
+    }
+
+    const bare = median(bareRates);
+    const stored = median(captureRates);
+    const ratio = stored / bare;
+    console.log(`  median (a) bare pgoutput  ${fmt(bare)} rows/s   decode and discard`);
+    console.log(`  median (b) Capture        ${fmt(stored)} rows/s   stored in sync_events`);
+    console.log(`  ratio (b)/(a)             ${ratio.toFixed(2)}x`);
+    const meets = stored >= TARGET_RATE && ratio >= TARGET_RATIO;
+    console.log(
+      `  target                    >= ${TARGET_RATE} rows/s and >= ${TARGET_RATIO}x: ${meets ? 'MET' : 'NOT MET'}`,
+    );
+    process.exitCode = meets ? 0 : 1;
+  } finally {
+    await pool.end();
+    await pg.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+await main();

@@ -1,0 +1,11 @@
+export { DeskStore, type ApplyOptions, type DeskStoreOptions } from './desk-store.ts';
+export type { ApplyResult } from './apply.ts';
+export type { CommitGroupOptions } from './commit-group.ts';
+export type { ConflictView, ResolutionChoice, ResolutionRequest } from './conflicts.ts';
+export type { Entity } from './entity-store.ts';
+export { DeskStoreError, ValidationError, type DeskStoreErrorCode, type FieldIssue } from './errors.ts';
+export type { ChangedEvent, StoreEvents } from './events.ts';
+export type { EntityPatch, LocalEdit, NewEntity } from './local-edits.ts';
+export { MIGRATIONS } from './migrations.ts';
+export type { SnapshotProgress, SyncState } from './sync-state.ts';
+export type { UploadOutcome } from './upload-response.ts';

@@ -1,0 +1,217 @@
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { SyncRules } from '../config/rules.ts';
+import type { Pool } from '../db/pool.ts';
+import type { Service } from '../service.ts';
+import { ChangeDecoder } from './decode.ts';
+import { acquireLeadership, pause, type Leadership } from './leader.ts';
+import { RateMeter } from './rate.ts';
+import { CaptureStream } from './stream.ts';
+import { BatchWriter, type StoredBatch } from './writer.ts';
+
+export interface CaptureOptions {
+  connectionString: string;
+  pool: Pool;
+  rules: Pick<SyncRules, 'entityTypes' | 'hiddenFields' | 'capture'>;
+  /** Called after each committed batch (for in-process fan-out); `all` after a TRUNCATE. */
+  onStored?: (stored: { tenantIds: string[]; lastEventId: number; all: boolean }) => void;
+  /** Recorded in sync_capture_state.leader; defaults to `${hostname}:${pid}`. */
+  identity?: string;
+}
+
+export interface CaptureStatus {
+  leader: boolean;
+  identity: string;
+  /** Commit LSN of the last transaction this process stored (null before its first batch). */
+  lastStoredLsn: string | null;
+  eventsPerSecond: number;
+  eventsStored: number;
+  queuedTransactions: number;
+  queuedRows: number;
+  /** Transactions received again after a restart and skipped as already stored (at most one per restart). */
+  skippedTransactions: number;
+}
+
+const BACKOFF_MIN_MS = 250;
+const BACKOFF_MAX_MS = 10_000;
+/** A session that ran this long was healthy: the next failure starts the backoff again from the minimum. */
+const HEALTHY_SESSION_MS = 30_000;
+
+/**
+ * WAL capture: the process holding the slot's leadership streams pgoutput into sync_events; every other
+ * process stands by and takes over when the leader's lock connection goes away. Failures never end the
+ * service: it logs, backs off, and resumes from the last stored LSN.
+ */
+export class Capture implements Service {
+  readonly name = 'capture';
+  private readonly abort = new AbortController();
+  private readonly identity: string;
+  private readonly decoder: ChangeDecoder;
+  private readonly writer: BatchWriter;
+  private readonly rate = new RateMeter();
+  private stream: CaptureStream | null = null;
+  private leadership: Leadership | null = null;
+  private running: Promise<void> | null = null;
+  private lastStoredLsn: string | null = null;
+  private eventsStored = 0;
+  private skippedBefore = 0;
+  private restartRequested = false;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly options: CaptureOptions,
+  ) {
+    this.identity = options.identity ?? `${hostname()}:${process.pid}`;
+    this.decoder = new ChangeDecoder(options.rules);
+    this.writer = new BatchWriter(log, {
+      pool: options.pool,
+      slotName: options.rules.capture.slotName,
+      identity: this.identity,
+    });
+  }
+
+  get status(): CaptureStatus {
+    const stream = this.stream?.status;
+    return {
+      leader: this.leadership?.held ?? false,
+      identity: this.identity,
+      lastStoredLsn: this.lastStoredLsn,
+      eventsPerSecond: this.rate.perSecond(),
+      eventsStored: this.eventsStored,
+      queuedTransactions: stream?.queuedTransactions ?? 0,
+      queuedRows: stream?.queuedRows ?? 0,
+      skippedTransactions: this.skippedBefore + (stream?.skippedTransactions ?? 0),
+    };
+  }
+
+  run(): Promise<void> {
+    this.running ??= this.loop();
+    return this.running;
+  }
+
+  /** Ends the stream, lets a batch being written commit, and releases leadership. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.stream?.stop();
+    await this.running;
+  }
+
+  /**
+   * Ends the current stream session; the next one starts at once from the stored progress. Called after
+   * the slot was recreated (slot guard, `sync-admin slot recreate`), so capture follows the new slot.
+   */
+  async restartStream(): Promise<void> {
+    this.restartRequested = true;
+    await this.stream?.stop();
+  }
+
+  private async loop(): Promise<void> {
+    const { slotName, standbyPollMs } = this.options.rules.capture;
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      const leadership = await acquireLeadership(
+        this.log,
+        { connectionString: this.options.connectionString, slotName, pollMs: standbyPollMs },
+        signal,
+      );
+      if (leadership === null) break;
+      this.leadership = leadership;
+      this.log.info({ slot: slotName, identity: this.identity }, 'capture leader');
+      try {
+        await this.lead(leadership);
+      } finally {
+        this.leadership = null;
+        await leadership.release();
+        await this.recordLeader(null);
+      }
+      if (signal.aborted) break;
+      this.log.warn({ slot: slotName }, 'capture leadership lost; standing by');
+      // A process that just lost its lock connection is likely the unhealthy one: give a standby the
+      // first chance to take over.
+      await pause(standbyPollMs * 2, signal);
+    }
+  }
+
+  /** Runs stream sessions while leadership holds, backing off between failed ones. */
+  private async lead(leadership: Leadership): Promise<void> {
+    const signal = this.abort.signal;
+    let failures = 0;
+    await this.recordLeader(this.identity);
+    while (!signal.aborted && leadership.held) {
+      const started = Date.now();
+      try {
+        await this.session(leadership);
+      } catch (error) {
+        if (signal.aborted) break;
+        this.log.error({ err: error }, 'capture session ended; restarting from the last stored LSN');
+      }
+      if (Date.now() - started > HEALTHY_SESSION_MS) failures = 0;
+      const delay = this.restartRequested ? 0 : Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** failures++);
+      this.restartRequested = false;
+      await Promise.race([pause(delay, signal), leadership.lost]);
+    }
+  }
+
+  private async session(leadership: Leadership): Promise<void> {
+    const { pool } = this.options;
+    const { slotName, publicationName, batchMaxRows, queueMaxRows } = this.options.rules.capture;
+    const state = await pool.query<{ last_commit_lsn: string; confirmed_flush_lsn: string | null }>(
+      `SELECT s.last_commit_lsn::text, r.confirmed_flush_lsn::text
+         FROM sync_capture_state s LEFT JOIN pg_replication_slots r ON r.slot_name = s.slot_name
+        WHERE s.slot_name = $1`,
+      [slotName],
+    );
+    const row = state.rows[0];
+    if (row === undefined) throw new Error(`no sync_capture_state row for slot ${slotName}`);
+    const stream = new CaptureStream(this.log, {
+      connectionString: this.options.connectionString,
+      slotName,
+      publicationName,
+      storedLsn: row.last_commit_lsn,
+      confirmedFlushLsn: row.confirmed_flush_lsn,
+      batchMaxRows,
+      queueMaxRows,
+      decoder: this.decoder,
+      writer: this.writer,
+      onStored: (stored) => this.stored(stored),
+    });
+    this.stream = stream;
+    try {
+      if (this.abort.signal.aborted) return;
+      await stream.start();
+      const lost = leadership.lost.then((reason) => {
+        throw reason;
+      });
+      await Promise.race([stream.finished, lost]);
+    } finally {
+      await stream.stop();
+      this.skippedBefore += stream.status.skippedTransactions;
+      this.stream = null;
+    }
+  }
+
+  private stored(batch: StoredBatch): void {
+    this.lastStoredLsn = batch.lastCommitLsn;
+    this.eventsStored += batch.events;
+    this.rate.record(batch.events);
+    try {
+      this.options.onStored?.({ tenantIds: batch.tenantIds, lastEventId: batch.lastEventId, all: batch.all });
+    } catch (error) {
+      this.log.error({ err: error }, 'onStored callback failed');
+    }
+  }
+
+  private async recordLeader(identity: string | null): Promise<void> {
+    const slotName = this.options.rules.capture.slotName;
+    try {
+      await this.options.pool.query(
+        identity === null
+          ? 'UPDATE sync_capture_state SET leader = NULL, updated_at = now() WHERE slot_name = $1 AND leader = $2'
+          : 'UPDATE sync_capture_state SET leader = $2, updated_at = now() WHERE slot_name = $1',
+        [slotName, identity ?? this.identity],
+      );
+    } catch (error) {
+      this.log.warn({ err: error }, 'recording the capture leader failed');
+    }
+  }
+}

@@ -1,0 +1,69 @@
+import pg from 'pg';
+import { ENTITY_TABLES, ENTITY_TYPES } from '../../shared/entities.ts';
+import type { SyncRules } from '../config/rules.ts';
+import { SETUP_LOCK_KEY } from '../db/migrate.ts';
+import { inTransaction, type Pool } from '../db/pool.ts';
+
+const DUPLICATE_OBJECT = '42710';
+const ENTITY_TABLE_NAMES: readonly string[] = ENTITY_TYPES.map((type) => ENTITY_TABLES[type]);
+
+/**
+ * Creates the publication over the eleven entity tables, or adds the ones it misses. sync_events is never
+ * published: capture writes it, and publishing it would feed capture its own output. Serialised across
+ * starting servers by the setup advisory lock.
+ */
+export async function ensurePublication(
+  pool: Pool,
+  rules: Pick<SyncRules, 'capture'>,
+): Promise<{ created: boolean; added: string[] }> {
+  const name = rules.capture.publicationName;
+  const quoted = pg.escapeIdentifier(name);
+  return inTransaction(pool, async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [SETUP_LOCK_KEY]);
+    const existing = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [name]);
+    if (existing.rowCount === 0) {
+      const tables = ENTITY_TABLE_NAMES.map((t) => pg.escapeIdentifier(t)).join(', ');
+      await client.query(
+        `CREATE PUBLICATION ${quoted} FOR TABLE ${tables} WITH (publish = 'insert, update, delete, truncate')`,
+      );
+      return { created: true, added: [...ENTITY_TABLE_NAMES] };
+    }
+    const published = await client.query<{ tablename: string }>(
+      `SELECT tablename FROM pg_publication_tables WHERE pubname = $1 AND schemaname = current_schema()`,
+      [name],
+    );
+    const have = new Set(published.rows.map((r) => r.tablename));
+    const missing = ENTITY_TABLE_NAMES.filter((t) => !have.has(t));
+    if (missing.length > 0) {
+      const tables = missing.map((t) => pg.escapeIdentifier(t)).join(', ');
+      await client.query(`ALTER PUBLICATION ${quoted} ADD TABLE ${tables}`);
+    }
+    if (have.has('sync_events')) await client.query(`ALTER PUBLICATION ${quoted} DROP TABLE sync_events`);
+    return { created: false, added: missing };
+  });
+}
+
+/**
+ * Creates the pgoutput slot when missing, and the capture progress row that goes with it. From the
+ * moment the slot exists every later commit is retained for capture, even before a leader streams.
+ *
+ * Not in a transaction: a logical slot cannot be created in one that has written. Creating one waits for
+ * running transactions, so no advisory lock is held meanwhile (a server waiting on that lock in its
+ * migration transaction would deadlock with us); a concurrent creation loses with duplicate_object.
+ */
+export async function ensureSlot(pool: Pool, slotName: string): Promise<{ created: boolean }> {
+  let created = false;
+  const existing = await pool.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slotName]);
+  if (existing.rowCount === 0) {
+    try {
+      await pool.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName]);
+      created = true;
+    } catch (error) {
+      if ((error as { code?: string }).code !== DUPLICATE_OBJECT) throw error;
+    }
+  }
+  await pool.query('INSERT INTO sync_capture_state (slot_name) VALUES ($1) ON CONFLICT DO NOTHING', [
+    slotName,
+  ]);
+  return { created };
+}

@@ -1,0 +1,247 @@
+import type { Logger } from 'pino';
+import { LogicalReplicationService, type Pgoutput } from 'pg-logical-replication';
+import type { ChangeDecoder } from './decode.ts';
+import { formatLsn, parseLsn } from './lsn.ts';
+import { RawTextPgoutputPlugin } from './plugin.ts';
+import { TransactionAssembler, type CapturedTransaction } from './transactions.ts';
+import type { BatchWriter, StoredBatch } from './writer.ts';
+
+export interface CaptureStreamOptions {
+  connectionString: string;
+  slotName: string;
+  publicationName: string;
+  /** sync_capture_state.last_commit_lsn at start: transactions committed at or below it are stored. */
+  storedLsn: string;
+  /** The slot's confirmed_flush_lsn at start, if known. */
+  confirmedFlushLsn: string | null;
+  batchMaxRows: number;
+  queueMaxRows: number;
+  decoder: ChangeDecoder;
+  writer: BatchWriter;
+  onStored: (batch: StoredBatch) => void;
+}
+
+export interface CaptureStreamStatus {
+  storedLsn: string;
+  ackedLsn: string;
+  queuedTransactions: number;
+  queuedRows: number;
+  /** Transactions received again after a restart and skipped because they were already stored. */
+  skippedTransactions: number;
+}
+
+// The value conversions in values.ts rely on these output formats.
+const SESSION_OPTIONS = '-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=postgres -c extra_float_digits=1';
+
+/**
+ * One replication session of the leader: receives pgoutput, queues committed transactions, and a single
+ * writer loop stores the queue in batches. An LSN is acknowledged only once everything up to it is
+ * stored. `finished` settles when the session ends: resolved after stop(), rejected on any failure (the
+ * caller restarts from the stored LSN, so nothing received but unstored is lost).
+ */
+export class CaptureStream {
+  readonly finished: Promise<void>;
+  private settle!: { resolve: () => void; reject: (error: Error) => void };
+  private readonly service: LogicalReplicationService;
+  private readonly assembler: TransactionAssembler;
+  private readonly queue: CapturedTransaction[] = [];
+  private queuedRows = 0;
+  private drainWaiters: (() => void)[] = [];
+  private writing: Promise<void> | null = null;
+  private readonly skipThrough: bigint;
+  private storedLsn: string;
+  private lastQueued: bigint;
+  private acked: bigint;
+  private skipped = 0;
+  private stopping = false;
+  private failure: Error | null = null;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly options: CaptureStreamOptions,
+  ) {
+    this.finished = new Promise<void>((resolve, reject) => {
+      this.settle = { resolve, reject };
+    });
+    // Whoever awaits `finished` sees the failure; this keeps it from being an unhandled rejection meanwhile.
+    this.finished.catch(() => undefined);
+    this.assembler = new TransactionAssembler(log, options.decoder);
+    this.storedLsn = options.storedLsn;
+    this.skipThrough = parseLsn(options.storedLsn);
+    this.lastQueued = this.skipThrough;
+    const confirmed = options.confirmedFlushLsn === null ? 0n : parseLsn(options.confirmedFlushLsn) - 1n;
+    this.acked = confirmed > this.skipThrough ? confirmed : this.skipThrough;
+    this.service = new LogicalReplicationService(
+      {
+        connectionString: options.connectionString,
+        application_name: 'school-sync-capture',
+        options: SESSION_OPTIONS,
+      },
+      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
+    );
+  }
+
+  get status(): CaptureStreamStatus {
+    return {
+      storedLsn: this.storedLsn,
+      ackedLsn: formatLsn(this.acked),
+      queuedTransactions: this.queue.length,
+      queuedRows: this.queuedRows,
+      skippedTransactions: this.skipped,
+    };
+  }
+
+  /** Resolves once Postgres streams; rejects if the stream cannot start. */
+  async start(): Promise<void> {
+    const started = new Promise<void>((resolve) => this.service.once('start', () => resolve()));
+    this.service.on('data', (_lsn: string, message: Pgoutput.Message) => this.onMessage(message));
+    this.service.on('heartbeat', (lsn: string, _at: number, reply: boolean) => this.onKeepalive(lsn, reply));
+    this.service.on('error', (error: Error) => this.fail(error));
+    const plugin = new RawTextPgoutputPlugin({
+      protoVersion: 1,
+      publicationNames: [this.options.publicationName],
+      messages: true,
+    });
+    // subscribe() settles only when the stream ends; the session is driven by the events above.
+    this.service.subscribe(plugin, this.options.slotName, this.options.storedLsn).then(
+      () => this.fail(new Error('replication stream ended')),
+      (error: unknown) => this.fail(error),
+    );
+    await Promise.race([started, this.finished]);
+    this.log.info({ slot: this.options.slotName, from: this.options.storedLsn }, 'capture streaming');
+  }
+
+  /** Ends the stream, lets a batch being written finish, and resolves `finished`. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wakeReceivers();
+    await this.service.stop();
+    await this.writing;
+    this.settle.resolve();
+  }
+
+  private get halted(): boolean {
+    return this.stopping || this.failure !== null;
+  }
+
+  private onMessage(message: Pgoutput.Message): Promise<void> | undefined {
+    // After a failure nothing more is queued or acknowledged: the next session receives it again.
+    if (this.halted) return undefined;
+    try {
+      const txn = this.assembler.push(message);
+      if (txn !== null) this.enqueue(txn);
+    } catch (error) {
+      this.fail(error);
+      return undefined;
+    }
+    // Returning a promise makes the library pause the socket until the writer has caught up.
+    if (this.queuedRows > this.options.queueMaxRows) {
+      return new Promise((resolve) => this.drainWaiters.push(resolve));
+    }
+    return undefined;
+  }
+
+  private enqueue(txn: CapturedTransaction): void {
+    if (txn.lsn <= this.skipThrough) {
+      this.skipped++;
+      return;
+    }
+    if (txn.lsn <= this.lastQueued) {
+      throw new Error(`transaction ${txn.commitLsn} arrived after ${formatLsn(this.lastQueued)}`);
+    }
+    this.lastQueued = txn.lsn;
+    this.queue.push(txn);
+    this.queuedRows += txn.rows.length;
+    this.startWriter();
+  }
+
+  private startWriter(): void {
+    if (this.writing !== null || this.queue.length === 0 || this.halted) return;
+    // A transaction may be queued after drain() saw an empty queue but before it settled: look again.
+    this.writing = this.drain().finally(() => {
+      this.writing = null;
+      this.startWriter();
+    });
+  }
+
+  /** The single writer: stores everything queued, in batches, in commit order. */
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0 && !this.halted) {
+        const batch = this.takeBatch();
+        const last = batch.at(-1)!;
+        const rows = batch.reduce((n, txn) => n + txn.rows.length, 0);
+        if (rows > 0 || batch.some((txn) => txn.truncates.length > 0)) {
+          const stored = await this.options.writer.write(batch, this.storedLsn);
+          this.storedLsn = last.commitLsn;
+          this.options.onStored(stored);
+        }
+        this.queuedRows -= rows;
+        this.acknowledge(last.lsn);
+        if (this.queuedRows <= this.options.queueMaxRows) this.wakeReceivers();
+      }
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private takeBatch(): CapturedTransaction[] {
+    const batch: CapturedTransaction[] = [];
+    let rows = 0;
+    for (let next = this.queue[0]; next !== undefined; next = this.queue[0]) {
+      // A transaction is never split; one larger than a batch is a batch of its own.
+      if (batch.length > 0 && rows + next.rows.length > this.options.batchMaxRows) break;
+      batch.push(next);
+      rows += next.rows.length;
+      this.queue.shift();
+    }
+    return batch;
+  }
+
+  /**
+   * Acknowledges `lsn` as the start of a stored commit record. The library reports lsn+1 as flushed and
+   * Postgres skips, on restart, every transaction whose commit record starts before that.
+   */
+  private acknowledge(lsn: bigint): void {
+    if (lsn <= this.acked) return;
+    this.acked = lsn;
+    this.sendStatus();
+  }
+
+  private sendStatus(): void {
+    this.service.acknowledge(formatLsn(this.acked)).catch((error: unknown) => this.fail(error));
+  }
+
+  private onKeepalive(lsn: string, reply: boolean): void {
+    // Deferred past the microtasks in which the library hands over the messages received before this
+    // keepalive, so the check below sees them.
+    setImmediate(() => {
+      if (this.halted) return;
+      const idle = !this.assembler.inTransaction && this.queue.length === 0 && this.writing === null;
+      if (idle) {
+        // Every record before `lsn` has been decoded and all of it is stored: release that WAL even while
+        // the entity tables are quiet. `lsn` itself may start a commit not yet sent, hence the - 1.
+        const upTo = parseLsn(lsn) - 1n;
+        if (upTo > this.acked) {
+          this.acknowledge(upTo);
+          return;
+        }
+      }
+      if (reply) this.sendStatus();
+    });
+  }
+
+  private wakeReceivers(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private fail(cause: unknown): void {
+    if (this.halted) return;
+    this.failure = cause instanceof Error ? cause : new Error(String(cause));
+    this.log.error({ err: this.failure, slot: this.options.slotName }, 'capture stream failed');
+    this.wakeReceivers();
+    this.settle.reject(this.failure);
+  }
+}

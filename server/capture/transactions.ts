@@ -1,0 +1,162 @@
+import type { Logger } from 'pino';
+import type { Pgoutput } from 'pg-logical-replication';
+import { ChangeDecoder, type ChangeRow } from './decode.ts';
+import { formatLsn, parseLsn } from './lsn.ts';
+import { ORIGIN_MESSAGE_PREFIX, OriginQueue, parseOrigin, type ChangeOrigin } from './origin.ts';
+
+/** A TRUNCATE inside a transaction, placed before row `beforeRow` of that transaction. */
+export interface CapturedTruncate {
+  beforeRow: number;
+  tables: string[];
+}
+
+/** One committed source transaction, as it will be stored: all of it in one batch, never split. */
+export interface CapturedTransaction {
+  /** Start of the commit record, as in the Begin/Commit messages: what is stored and acknowledged. */
+  commitLsn: string;
+  lsn: bigint;
+  xid: number;
+  /** Commit time, ISO 8601 with microseconds. */
+  commitTime: string;
+  rows: ChangeRow[];
+  /** The upload each row came from (null: another writer), parallel to `rows`. */
+  origins: (ChangeOrigin | null)[];
+  truncates: CapturedTruncate[];
+}
+
+interface OpenTransaction extends CapturedTransaction {
+  origins: (ChangeOrigin | null)[];
+  originQueue: OriginQueue;
+}
+
+/**
+ * Groups pgoutput messages into committed transactions (begin … commit) and decodes their rows. An origin
+ * message names, entity by entity, the upload events whose row changes follow it in the same transaction.
+ */
+export class TransactionAssembler {
+  private open: OpenTransaction | null = null;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly decoder: ChangeDecoder,
+  ) {}
+
+  get inTransaction(): boolean {
+    return this.open !== null;
+  }
+
+  /** Feeds one message; returns the transaction when `message` is its commit. */
+  push(message: Pgoutput.Message): CapturedTransaction | null {
+    switch (message.tag) {
+      case 'begin':
+        this.begin(message);
+        return null;
+      case 'insert':
+      case 'update':
+      case 'delete':
+        this.row(message);
+        return null;
+      case 'truncate':
+        this.truncate(message);
+        return null;
+      case 'message':
+        if (message.transactional && message.prefix === ORIGIN_MESSAGE_PREFIX) this.origin(message);
+        return null;
+      case 'relation':
+        if (message.replicaIdentity !== 'full' && this.decoder.entityTypeOf(message) !== undefined) {
+          this.log.warn(
+            { table: message.name, replicaIdentity: message.replicaIdentity },
+            'entity table without REPLICA IDENTITY FULL: an UPDATE may miss unchanged TOASTed columns',
+          );
+        }
+        return null;
+      case 'commit':
+        return this.commit(message);
+      default:
+        return null; // type and replication-origin messages carry nothing capture stores
+    }
+  }
+
+  private begin(message: Pgoutput.MessageBegin): void {
+    if (this.open !== null) throw new Error(`begin of xid ${message.xid} inside open xid ${this.open.xid}`);
+    if (message.commitLsn === null) throw new Error(`begin of xid ${message.xid} without commit LSN`);
+    const lsn = parseLsn(message.commitLsn);
+    this.open = {
+      // As Postgres prints it ('16/B374D848'); the library pads both halves.
+      commitLsn: formatLsn(lsn),
+      lsn,
+      // The library reads the xid as a signed int32.
+      xid: message.xid >>> 0,
+      commitTime: microsToIso(message.commitTime as bigint),
+      rows: [],
+      origins: [],
+      truncates: [],
+      originQueue: new OriginQueue(),
+    };
+  }
+
+  private current(what: string): OpenTransaction {
+    if (this.open === null) throw new Error(`${what} outside a transaction`);
+    return this.open;
+  }
+
+  private row(message: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete): void {
+    const txn = this.current(message.tag);
+    const rows = this.decoder.decode(message);
+    if (rows.length === 0 && this.decoder.entityTypeOf(message.relation) !== undefined) {
+      this.log.warn(
+        { table: message.relation.name, xid: txn.xid },
+        'row change without tenant_id or id: skipped',
+      );
+    }
+    for (const row of rows) {
+      const origin = txn.originQueue.take(row.entityType, row.entityId);
+      // The upload drew the deletion's version when it deleted, and answered the desk with it.
+      if (row.operation === 'DELETE' && origin !== null && origin.deleteVersion > 0) {
+        row.serverVersion = String(origin.deleteVersion);
+      }
+      txn.rows.push(row);
+      txn.origins.push(origin);
+    }
+  }
+
+  private truncate(message: Pgoutput.MessageTruncate): void {
+    const txn = this.current('truncate');
+    const tables = message.relations
+      .filter((relation) => relation !== undefined && this.decoder.entityTypeOf(relation) !== undefined)
+      .map((relation) => relation.name);
+    if (tables.length > 0) txn.truncates.push({ beforeRow: txn.rows.length, tables });
+  }
+
+  private origin(message: Pgoutput.MessageMessage): void {
+    const txn = this.current('origin message');
+    const origin = parseOrigin(message.content);
+    if (origin === null) this.log.warn({ xid: txn.xid }, 'origin message with invalid content: ignored');
+    else txn.originQueue.add(origin);
+  }
+
+  private commit(message: Pgoutput.MessageCommit): CapturedTransaction {
+    const txn = this.current('commit');
+    this.open = null;
+    if (message.commitLsn === null || parseLsn(message.commitLsn) !== txn.lsn) {
+      throw new Error(`commit LSN ${message.commitLsn} does not match begin's ${txn.commitLsn}`);
+    }
+    return {
+      commitLsn: txn.commitLsn,
+      lsn: txn.lsn,
+      xid: txn.xid,
+      commitTime: txn.commitTime,
+      rows: txn.rows,
+      origins: txn.origins,
+      truncates: txn.truncates,
+    };
+  }
+}
+
+/** The library gives commit times as microseconds since the Unix epoch (it adds the 2000-01-01 offset). */
+export function microsToIso(micros: bigint): string {
+  const millis = micros / 1000n;
+  const iso = new Date(Number(millis)).toISOString(); // 'YYYY-MM-DDTHH:MM:SS.mmmZ'
+  const extra = (micros % 1000n).toString().padStart(3, '0');
+  return `${iso.slice(0, 23)}${extra}Z`;
+}

@@ -1,0 +1,51 @@
+import { pino } from 'pino';
+import { ConfigError, loadEnv } from './config/env.ts';
+import { loadSyncRules } from './config/rules.ts';
+import { startServer } from './server.ts';
+
+/** `npm start`: configuration, then the server; SIGINT/SIGTERM stop it cleanly. */
+async function main(): Promise<void> {
+  let env;
+  let rules;
+  try {
+    env = loadEnv();
+    rules = loadSyncRules(env.syncConfigPath);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`school-sync cannot start: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const log = pino({ level: env.logLevel });
+  if (env.devSecret) {
+    log.warn(
+      'SYNC_JWT_SECRET is not set: tokens are signed with the built-in development secret. Set it before real use.',
+    );
+  }
+  const server = await startServer(env, rules, log);
+  // The one line people and scripts wait for.
+  process.stdout.write(`school-sync listening on ${server.url}\n`);
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    server.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `school-sync failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});

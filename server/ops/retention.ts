@@ -1,0 +1,202 @@
+import type { Logger } from 'pino';
+import type { SyncRules } from '../config/rules.ts';
+import type { Pool } from '../db/pool.ts';
+import type { Service } from '../service.ts';
+import { Periodic } from './periodic.ts';
+
+/** Rows deleted per statement: a prune of millions of rows never holds its locks for long. */
+export const PRUNE_CHUNK_ROWS = 10_000;
+
+const DAY_MS = 86_400_000;
+
+/** What a prune of sync_events did. */
+export interface EventsPruned {
+  /** Changes committed before this instant were deleted. */
+  cutoff: string;
+  deleted: number;
+  /** Per tenant that lost changes: the new floor_id (cursors below it get 410). */
+  tenants: { tenantId: string; deleted: number; floorId: number }[];
+}
+
+export interface LogsPruned {
+  syncLog: { cutoff: string | null; deleted: number };
+  audit: { cutoff: string | null; deleted: number };
+}
+
+// Tenants present in a table, by skipping through its (tenant_id, …) index rather than reading every row.
+const tenantsOf = (table: string): string => `
+WITH RECURSIVE t AS (
+  (SELECT tenant_id FROM ${table} ORDER BY tenant_id LIMIT 1)
+  UNION ALL
+  SELECT (SELECT x.tenant_id FROM ${table} x WHERE x.tenant_id > t.tenant_id ORDER BY x.tenant_id LIMIT 1)
+    FROM t WHERE t.tenant_id IS NOT NULL
+)
+SELECT tenant_id::text FROM t WHERE tenant_id IS NOT NULL`;
+
+// One chunk of one tenant, in one statement (so one transaction): the rows go and the tenant's floor rises
+// to the highest id deleted. A cursor below that id would miss a deleted change, so it gets 410; a cursor
+// at or above it needs only rows above it, which are all kept. This holds whatever order chunks go in.
+const PRUNE_EVENTS_CHUNK = `
+WITH doomed AS (
+  SELECT id FROM sync_events WHERE tenant_id = $1 AND modified_at < $2 ORDER BY modified_at LIMIT $3
+),
+deleted AS (
+  DELETE FROM sync_events e USING doomed d WHERE e.id = d.id RETURNING e.id
+),
+floor AS (
+  INSERT INTO sync_tenant_log (tenant_id, floor_id, reason, changed_at)
+  SELECT $1, max(id), $4, now() FROM deleted HAVING count(*) > 0
+  ON CONFLICT (tenant_id) DO UPDATE
+    SET floor_id = greatest(sync_tenant_log.floor_id, EXCLUDED.floor_id),
+        reason = EXCLUDED.reason,
+        changed_at = EXCLUDED.changed_at
+  RETURNING floor_id
+)
+SELECT (SELECT count(*) FROM deleted)::integer AS deleted, (SELECT floor_id FROM floor) AS floor_id`;
+
+/**
+ * Deletes every change committed more than `olderThanMs` ago (0: before now), per tenant and in chunks,
+ * raising each tenant's floor_id with the deletion so that cursors older than what is kept get 410 (and a
+ * null cursor too: the desk bootstraps from the snapshot). The cutoff is the database's clock.
+ */
+export async function pruneEvents(pool: Pool, olderThanMs: number): Promise<EventsPruned> {
+  const cutoff = await cutoffBefore(pool, olderThanMs);
+  const reason = `pruned changes before ${cutoff}`;
+  const tenants = await pool.query<{ tenant_id: string }>(tenantsOf('sync_events'));
+  const result: EventsPruned = { cutoff, deleted: 0, tenants: [] };
+  for (const { tenant_id: tenantId } of tenants.rows) {
+    let deleted = 0;
+    let floorId = 0;
+    for (;;) {
+      const chunk = await pool.query<{ deleted: number; floor_id: number | null }>(PRUNE_EVENTS_CHUNK, [
+        tenantId,
+        cutoff,
+        PRUNE_CHUNK_ROWS,
+        reason,
+      ]);
+      const row = chunk.rows[0];
+      if (row === undefined || row.deleted === 0) break;
+      deleted += row.deleted;
+      floorId = row.floor_id ?? floorId;
+      if (row.deleted < PRUNE_CHUNK_ROWS) break;
+    }
+    if (deleted > 0) result.tenants.push({ tenantId, deleted, floorId });
+    result.deleted += deleted;
+  }
+  return result;
+}
+
+/**
+ * Applies the sync-rules retention to sync_log (`retention.syncLogDays`) and to the audit trail
+ * (`retention.auditDays`), in chunks. A retention of 0 days keeps that table forever: audit rows are
+ * deleted by nothing but an explicit retention.
+ */
+export async function pruneLogs(pool: Pool, rules: Pick<SyncRules, 'retention'>): Promise<LogsPruned> {
+  const { syncLogDays, auditDays } = rules.retention;
+  return {
+    syncLog: await pruneByTime(pool, 'sync_log', 'started_at', syncLogDays),
+    audit: await pruneByTime(pool, 'sync_audit', 'created_at', auditDays),
+  };
+}
+
+async function pruneByTime(
+  pool: Pool,
+  table: 'sync_log' | 'sync_audit',
+  column: 'started_at' | 'created_at',
+  days: number,
+): Promise<{ cutoff: string | null; deleted: number }> {
+  if (days <= 0) return { cutoff: null, deleted: 0 };
+  const cutoff = await cutoffBefore(pool, days * DAY_MS);
+  // Through each tenant's (tenant_id, time) index: a chunk never scans rows it keeps.
+  const chunkSql = `
+    WITH doomed AS (SELECT id FROM ${table} WHERE tenant_id = $1 AND ${column} < $2 ORDER BY ${column} LIMIT $3)
+    DELETE FROM ${table} x USING doomed d WHERE x.id = d.id`;
+  let deleted = 0;
+  const tenants = await pool.query<{ tenant_id: string }>(tenantsOf(table));
+  for (const { tenant_id: tenantId } of tenants.rows) {
+    for (;;) {
+      const chunk = await pool.query(chunkSql, [tenantId, cutoff, PRUNE_CHUNK_ROWS]);
+      deleted += chunk.rowCount ?? 0;
+      if ((chunk.rowCount ?? 0) < PRUNE_CHUNK_ROWS) break;
+    }
+  }
+  return { cutoff, deleted };
+}
+
+/** The database's now() minus `olderThanMs`, as ISO 8601 text with Postgres' microseconds. */
+async function cutoffBefore(pool: Pool, olderThanMs: number): Promise<string> {
+  const result = await pool.query<{ cutoff: string }>(
+    `SELECT to_json(now() - $1::double precision * interval '1 millisecond') #>> '{}' AS cutoff`,
+    [olderThanMs],
+  );
+  const cutoff = result.rows[0]?.cutoff;
+  if (cutoff === undefined) throw new Error('no cutoff');
+  return cutoff;
+}
+
+export interface RetentionOptions {
+  pool: Pool;
+  rules: Pick<SyncRules, 'retention'>;
+}
+
+/**
+ * The scheduled prune: every `retention.pruneEveryMinutes` (0: never), sync_events by `syncEventsDays`
+ * (0: kept forever), then sync_log and the audit trail by theirs. Every server may run it; concurrent
+ * prunes of the same rows are harmless.
+ */
+export class RetentionService implements Service {
+  readonly name = 'retention';
+  private readonly loop: Periodic | null;
+  private readonly stopped: Promise<void>;
+  private resolveStopped!: () => void;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly options: RetentionOptions,
+  ) {
+    const minutes = options.rules.retention.pruneEveryMinutes;
+    this.loop =
+      minutes > 0
+        ? new Periodic(log, {
+            name: this.name,
+            everyMs: minutes * 60_000,
+            tick: async () => {
+              await this.prune();
+            },
+          })
+        : null;
+    this.stopped = new Promise((resolve) => (this.resolveStopped = resolve));
+  }
+
+  run(): Promise<void> {
+    if (this.loop === null) {
+      this.log.info('retention.pruneEveryMinutes is 0: no scheduled prune');
+      return this.stopped;
+    }
+    return this.loop.run();
+  }
+
+  async stop(): Promise<void> {
+    this.resolveStopped();
+    await this.loop?.stop();
+  }
+
+  /** One prune by the sync-rules retention. */
+  async prune(): Promise<{ events: EventsPruned | null; logs: LogsPruned }> {
+    const { syncEventsDays } = this.options.rules.retention;
+    const started = Date.now();
+    const events = syncEventsDays > 0 ? await pruneEvents(this.options.pool, syncEventsDays * DAY_MS) : null;
+    const logs = await pruneLogs(this.options.pool, this.options.rules);
+    this.log.info(
+      {
+        events: events?.deleted ?? 0,
+        tenants: events?.tenants.length ?? 0,
+        syncLog: logs.syncLog.deleted,
+        audit: logs.audit.deleted,
+        ms: Date.now() - started,
+      },
+      'retention prune done',
+    );
+    return { events, logs };
+  }
+}

@@ -1,0 +1,109 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { removeEmbeddedUrl, writeEmbeddedUrl } from './admin/embedded-url.ts';
+import { Capture } from './capture/capture.ts';
+import { ensurePublication, ensureSlot } from './capture/setup.ts';
+import type { Env } from './config/env.ts';
+import type { SyncRules } from './config/rules.ts';
+import { startEmbeddedPostgres } from './db/embedded.ts';
+import { migrate } from './db/migrate.ts';
+import { createPool } from './db/pool.ts';
+import { buildApp } from './http/app.ts';
+import { Heartbeat } from './ops/heartbeat.ts';
+import { RetentionService } from './ops/retention.ts';
+import { SlotGuard } from './ops/slot-guard.ts';
+import type { Service } from './service.ts';
+
+const EMBEDDED_DATABASE = 'school_sync';
+
+export interface RunningServer {
+  /** `http://HOST:PORT` the server listens on. */
+  url: string;
+  capture: Capture;
+  stop(): Promise<void>;
+}
+
+/** Starts the embedded cluster under the data folder; returns the application database's URL. */
+async function startEmbedded(env: Env, log: Logger, stops: (() => Promise<void>)[]): Promise<string> {
+  log.info({ dataDir: env.dataDir }, 'DATABASE_URL is not set: starting the embedded Postgres');
+  const handle = await startEmbeddedPostgres({
+    dir: env.dataDir,
+    onLog: (line) => log.debug({ postgres: line }),
+  });
+  stops.push(() => handle.stop());
+  const client = new pg.Client({ connectionString: handle.connectionString });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [EMBEDDED_DATABASE]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${EMBEDDED_DATABASE}`);
+  } finally {
+    await client.end();
+  }
+  const url = handle.databaseUrl(EMBEDDED_DATABASE);
+  writeEmbeddedUrl(env.dataDir, url);
+  stops.push(() => Promise.resolve(removeEmbeddedUrl(env.dataDir, url)));
+  return url;
+}
+
+/**
+ * Start-up in one place: database, migrations, publication and slot (so every change committed from now
+ * on is captured), capture (leader or standby), the operations services, then HTTP. Stops in reverse order.
+ */
+export async function startServer(env: Env, rules: SyncRules, log: Logger): Promise<RunningServer> {
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stops.splice(0).reverse()) {
+      await stop().catch((error: unknown) => log.error({ err: error }, 'error while stopping'));
+    }
+  };
+  const start = (service: Service): void => {
+    const done = service
+      .run()
+      .catch((error: unknown) => log.error({ err: error, service: service.name }, 'service failed'));
+    stops.push(async () => {
+      await service.stop();
+      await done;
+    });
+  };
+  try {
+    const databaseUrl = env.databaseUrl ?? (await startEmbedded(env, log, stops));
+    const pool = createPool(databaseUrl, { max: 20, application: 'school-sync' });
+    stops.push(() => pool.end());
+    await migrate(pool, log.child({ component: 'migrate' }));
+    await ensurePublication(pool, rules);
+    await ensureSlot(pool, rules.capture.slotName);
+
+    const capture = new Capture(log.child({ component: 'capture' }), {
+      connectionString: databaseUrl,
+      pool,
+      rules,
+    });
+    start(capture);
+    const slotName = rules.capture.slotName;
+    start(
+      new SlotGuard(log.child({ component: 'slot-guard' }), {
+        pool,
+        slotName,
+        onSlotRecreated: () => capture.restartStream(),
+      }),
+    );
+    start(new Heartbeat(log.child({ component: 'heartbeat' }), { pool, slotName }));
+    start(new RetentionService(log.child({ component: 'retention' }), { pool, rules }));
+
+    const app = await buildApp(log.child({ component: 'http' }), {
+      pool,
+      rules,
+      jwtSecret: env.jwtSecret,
+      captureStatus: () => capture.status,
+    });
+    stops.push(() => app.close());
+    await app.listen({ port: env.port, host: env.host });
+    const address = app.server.address();
+    const port = address !== null && typeof address === 'object' ? address.port : env.port;
+    const url = `http://${env.host.includes(':') ? `[${env.host}]` : env.host}:${port}`;
+    return { url, capture, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

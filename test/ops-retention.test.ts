@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseSyncRules } from '../server/config/rules.ts';
+import { encodeCursor } from '../server/log/cursor.ts';
+import { PRUNE_CHUNK_ROWS, pruneEvents, RetentionService } from '../server/ops/retention.ts';
+import { createTestDatabase, silentLog, waitFor, type TestDatabase } from './support/db.ts';
+import { createTenant, insertEvents, startTestServer, type TestServer } from './support/http.ts';
+
+const DAY_MS = 86_400_000;
+
+describe('retention', () => {
+  let db: TestDatabase;
+  let server: TestServer;
+
+  async function eventIds(tenantId: string): Promise<number[]> {
+    const result = await db.pool.query<{ id: number }>(
+      'SELECT id FROM sync_events WHERE tenant_id = $1 ORDER BY id',
+      [tenantId],
+    );
+    return result.rows.map((r) => r.id);
+  }
+
+  async function floorOf(tenantId: string): Promise<number> {
+    const result = await db.pool.query<{ floor_id: number }>(
+      'SELECT floor_id FROM sync_tenant_log WHERE tenant_id = $1',
+      [tenantId],
+    );
+    return result.rows[0]?.floor_id ?? 0;
+  }
+
+  async function down(tenantId: string, cursor: string | null): Promise<{ status: number; code?: string }> {
+    const token = await server.token(tenantId, 'desk');
+    const response = await server.post('/api/sync/down', { clientId: 'desk', cursor, limit: 10 }, { token });
+    return {
+      status: response.status,
+      ...(response.status === 200 ? {} : { code: (response.body as { code: string }).code }),
+    };
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    server = await startTestServer(db.pool);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await db?.drop();
+  });
+
+  it('P1: pruneEvents deletes in chunks every older change, keeps the newer, and raises the floor to the highest pruned id', async () => {
+    const a = await createTenant(db.pool, 'Big school');
+    const old = new Date(Date.now() - 10 * DAY_MS);
+    const count = 2 * PRUNE_CHUNK_ROWS + 500;
+    const oldIds = await insertEvents(db.pool, { tenantId: a, count, modifiedAt: old });
+    const newIds = await insertEvents(db.pool, { tenantId: a, count: 5 });
+
+    const result = await pruneEvents(db.pool, 7 * DAY_MS);
+    expect(result.deleted).toBe(count);
+    expect(result.tenants).toEqual([{ tenantId: a, deleted: count, floorId: oldIds.at(-1) }]);
+    expect(await eventIds(a)).toEqual(newIds);
+    expect(await floorOf(a)).toBe(oldIds.at(-1));
+  });
+
+  it('P2: after a prune, /down answers 410 for a cursor below the floor and for a null cursor, and serves one at the floor', async () => {
+    const b = await createTenant(db.pool, 'Desk school');
+    const first = await down(b, null);
+    expect(first.status).toBe(200);
+    const oldIds = await insertEvents(db.pool, {
+      tenantId: b,
+      count: 4,
+      modifiedAt: new Date(Date.now() - 3 * DAY_MS),
+    });
+    await insertEvents(db.pool, { tenantId: b, count: 2 });
+    await pruneEvents(db.pool, DAY_MS);
+    const cursor = (eventId: number) => encodeCursor({ epoch: 0, eventId });
+    expect(await down(b, cursor(oldIds[1]!))).toEqual({ status: 410, code: 'RESYNC_REQUIRED' });
+    expect(await down(b, null)).toEqual({ status: 410, code: 'RESYNC_REQUIRED' });
+    expect(await down(b, cursor(oldIds.at(-1)!))).toEqual({ status: 200 });
+  });
+
+  it('P3: the RetentionService prunes by the sync-rules retention on start and on schedule, and stops', async () => {
+    const c = await createTenant(db.pool, 'Scheduled school');
+    await insertEvents(db.pool, { tenantId: c, count: 3, modifiedAt: new Date(Date.now() - 31 * DAY_MS) });
+    const kept = await insertEvents(db.pool, {
+      tenantId: c,
+      count: 2,
+      modifiedAt: new Date(Date.now() - 29 * DAY_MS),
+    });
+    await db.pool.query(
+      `INSERT INTO sync_audit (tenant_id, user_id, client_id, outbox_event_id, outcome, created_at)
+       VALUES ($1, 'u', 'desk', 'e1', 'ACKNOWLEDGED', now() - interval '400 days')`,
+      [c],
+    );
+    const rules = parseSyncRules({
+      retention: { syncEventsDays: 30, syncLogDays: 30, auditDays: 365, pruneEveryMinutes: 60 },
+    });
+    const service = new RetentionService(silentLog, { pool: db.pool, rules });
+    const running = service.run();
+    await waitFor(async () => (await eventIds(c)).join() === kept.join(), { message: 'scheduled prune ran' });
+    await waitFor(async () => {
+      const audit = await db.pool.query('SELECT 1 FROM sync_audit WHERE tenant_id = $1', [c]);
+      return audit.rowCount === 0;
+    });
+    await service.stop();
+    await running;
+  });
+
+  it('P4: pruneEveryMinutes 0 never prunes, and syncEventsDays 0 keeps every change', async () => {
+    const d = await createTenant(db.pool, 'Keep-all school');
+    const ids = await insertEvents(db.pool, {
+      tenantId: d,
+      count: 3,
+      modifiedAt: new Date(Date.now() - 400 * DAY_MS),
+    });
+    const never = new RetentionService(silentLog, {
+      pool: db.pool,
+      rules: parseSyncRules({ retention: { pruneEveryMinutes: 0, syncEventsDays: 1 } }),
+    });
+    const running = never.run();
+    await never.stop();
+    await running;
+    expect(await eventIds(d)).toEqual(ids);
+
+    const keepAll = new RetentionService(silentLog, {
+      pool: db.pool,
+      rules: parseSyncRules({ retention: { syncEventsDays: 0 } }),
+    });
+    const pruned = await keepAll.prune();
+    expect(pruned.events).toBeNull();
+    expect(await eventIds(d)).toEqual(ids);
+  });
+});
