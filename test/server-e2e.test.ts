@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Change, SyncDownResponse, SyncUpResponse } from '../shared/protocol.ts';
+import { signToken } from '../server/auth/tokens.ts';
+import { loadEnv } from '../server/config/env.ts';
+import { parseSyncRules } from '../server/config/rules.ts';
+import { startServer, type RunningServer } from '../server/server.ts';
+import { createTestDatabase, silentLog, waitFor, type TestDatabase } from './support/db.ts';
+import { createTenant, TEST_JWT_SECRET } from './support/http.ts';
+
+/**
+ * The whole server as `npm start` wires it (migrations, publication, slot, capture, HTTP) on a real
+ * Postgres: what any writer commits reaches desks through the log, with its origin when it was an upload.
+ */
+describe('server end to end', () => {
+  let db: TestDatabase;
+  let server: RunningServer;
+  let schoolA: string;
+  let schoolB: string;
+
+  const call = async <T>(
+    path: string,
+    tenantId: string,
+    body: unknown,
+  ): Promise<{ status: number; body: T }> => {
+    const token = await signToken(TEST_JWT_SECRET, { sub: 'secretary', tenantId, role: 'desk' }, 600);
+    const response = await fetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as T };
+  };
+  /** Everything of the tenant's log from `cursor`, following hasMore. */
+  const catchUp = async (
+    tenantId: string,
+    cursor: string | null = null,
+  ): Promise<{ changes: Change[]; cursor: string }> => {
+    const changes: Change[] = [];
+    for (;;) {
+      const page = await call<SyncDownResponse>('/api/sync/down', tenantId, {
+        clientId: 'desk-b',
+        cursor,
+        limit: 500,
+      });
+      expect(page.status).toBe(200);
+      changes.push(...page.body.changes);
+      cursor = page.body.cursor;
+      if (!page.body.hasMore) return { changes, cursor };
+    }
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const env = loadEnv({
+      DATABASE_URL: db.url,
+      PORT: '0',
+      SYNC_JWT_SECRET: TEST_JWT_SECRET,
+      LOG_LEVEL: 'silent',
+    });
+    const rules = parseSyncRules({
+      capture: { slotName: `slot_${db.name}`, publicationName: `pub_${db.name}` },
+    });
+    server = await startServer(env, rules, silentLog);
+    schoolA = await createTenant(db.pool, 'School A');
+    schoolB = await createTenant(db.pool, 'School B');
+  });
+  afterAll(async () => {
+    await server.stop();
+    await db.drop();
+  });
+
+  it('E1: a plain-SQL insert, update and delete by another connection reach /down for its tenant, and never another', async () => {
+    const teacher = randomUUID();
+    await db.pool.query(
+      `INSERT INTO teachers (tenant_id, id, first_name, last_name) VALUES ($1, $2, 'Awa', 'Ndiaye')`,
+      [schoolA, teacher],
+    );
+    await db.pool.query(`UPDATE teachers SET email = 'awa@school.example' WHERE tenant_id = $1 AND id = $2`, [
+      schoolA,
+      teacher,
+    ]);
+    await db.pool.query(`DELETE FROM teachers WHERE tenant_id = $1 AND id = $2`, [schoolA, teacher]);
+    await db.pool.query(
+      `INSERT INTO teachers (tenant_id, id, first_name, last_name) VALUES ($1, $2, 'Other', 'School')`,
+      [schoolB, randomUUID()],
+    );
+
+    const seen = await waitFor(async () => {
+      const { changes } = await catchUp(schoolA);
+      return changes.filter((c) => c.entityId === teacher).length === 3 ? changes : null;
+    });
+    const mine = seen.filter((c) => c.entityId === teacher);
+    expect(mine.map((c) => c.operation)).toEqual(['CREATE', 'UPDATE', 'DELETE']);
+    expect(mine[1]!.payload).toMatchObject({ email: 'awa@school.example', firstName: 'Awa' });
+    expect(mine[2]!.payload).toEqual({ id: teacher, tenantId: schoolA });
+    const versions = mine.map((c) => Number(c.serverVersion));
+    expect([...versions].sort((a, b) => a - b)).toEqual(versions);
+    expect(new Set(versions).size).toBe(3);
+    for (const change of seen) expect(change.payload.tenantId).toBe(schoolA);
+  });
+
+  it("E2: the seed's example: an offline-created student is acknowledged, logged with its origin, and a second desk sees it", async () => {
+    const student = randomUUID();
+    const outboxEventId = randomUUID();
+    const { cursor: before } = await catchUp(schoolA);
+    const up = await call<SyncUpResponse>('/api/sync/up', schoolA, {
+      clientId: 'desk-a',
+      events: [
+        {
+          id: outboxEventId,
+          tenantId: schoolA,
+          entityType: 'STUDENT',
+          entityId: student,
+          operation: 'CREATE',
+          payload: { id: student, tenantId: schoolA, firstName: 'Jean', lastName: 'DUPONT' },
+          localVersion: 0,
+          createdAt: new Date(Date.now() - 3_600_000).toISOString(),
+          attemptCount: 2,
+          status: 'PENDING',
+        },
+      ],
+      lastSyncTimestamp: null,
+    });
+    expect(up.status).toBe(200);
+    const ack = up.body.acknowledged[0]!;
+    expect(ack).toMatchObject({ outboxEventId, entityId: student });
+
+    const logged = await waitFor(async () => {
+      const r = await db.pool.query(
+        'SELECT origin_client_id, origin_outbox_event_id, server_version FROM sync_events WHERE entity_id = $1',
+        [student],
+      );
+      return r.rows[0] as
+        { origin_client_id: string; origin_outbox_event_id: string; server_version: number } | undefined;
+    });
+    expect(logged).toEqual({
+      origin_client_id: 'desk-a',
+      origin_outbox_event_id: outboxEventId,
+      server_version: ack.serverVersion,
+    });
+
+    const { changes } = await catchUp(schoolA, before);
+    expect(changes).toEqual([
+      expect.objectContaining({
+        entityType: 'STUDENT',
+        entityId: student,
+        operation: 'CREATE',
+        serverVersion: ack.serverVersion,
+        payload: expect.objectContaining({ firstName: 'Jean', lastName: 'DUPONT' }),
+      }),
+    ]);
+  });
+
+  it('E3: an uploaded DELETE is logged with the serverVersion the desk was answered with', async () => {
+    const teacher = randomUUID();
+    const created = await call<SyncUpResponse>('/api/sync/up', schoolA, {
+      clientId: 'desk-a',
+      events: [
+        {
+          id: randomUUID(),
+          tenantId: schoolA,
+          entityType: 'TEACHER',
+          entityId: teacher,
+          operation: 'CREATE',
+          payload: { firstName: 'Moussa', lastName: 'Kane' },
+          localVersion: 0,
+          createdAt: new Date().toISOString(),
+          attemptCount: 0,
+        },
+      ],
+    });
+    const version = created.body.acknowledged[0]!.serverVersion;
+    const deleted = await call<SyncUpResponse>('/api/sync/up', schoolA, {
+      clientId: 'desk-a',
+      events: [
+        {
+          id: randomUUID(),
+          tenantId: schoolA,
+          entityType: 'TEACHER',
+          entityId: teacher,
+          operation: 'DELETE',
+          payload: {},
+          localVersion: version,
+          createdAt: new Date().toISOString(),
+          attemptCount: 0,
+        },
+      ],
+    });
+    const deletion = deleted.body.acknowledged[0]!.serverVersion;
+    expect(Number(deletion)).toBeGreaterThan(Number(version));
+    const logged = await waitFor(async () => {
+      const r = await db.pool.query(
+        `SELECT server_version FROM sync_events WHERE entity_id = $1 AND operation = 'DELETE'`,
+        [teacher],
+      );
+      return r.rows[0] as { server_version: number } | undefined;
+    });
+    expect(logged.server_version).toBe(deletion);
+
+    // A later DELETE of the same, already gone, entity is acknowledged with that deletion's version.
+    const again = await call<SyncUpResponse>('/api/sync/up', schoolA, {
+      clientId: 'desk-b',
+      events: [
+        {
+          id: randomUUID(),
+          tenantId: schoolA,
+          entityType: 'TEACHER',
+          entityId: teacher,
+          operation: 'DELETE',
+          payload: {},
+          localVersion: version,
+          createdAt: new Date().toISOString(),
+          attemptCount: 0,
+        },
+      ],
+    });
+    expect(again.body.acknowledged[0]!.serverVersion).toBe(deletion);
+  });
+
+  it('E4: /healthz reports the database up and this process leading capture', async () => {
+    const health = await waitFor(async () => {
+      const r = await fetch(`${server.url}/healthz`);
+      const body = (await r.json()) as { status: string; capture?: { role: string } };
+      return body.capture?.role === 'leader' ? body : null;
+    });
+    expect(health).toMatchObject({ status: 'ok', database: 'up', capture: { role: 'leader' } });
+  });
+});

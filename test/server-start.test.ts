@@ -1,0 +1,113 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** `npm start` as a school runs it: `tsx server/main.ts`, with only the given environment. */
+function start(env: Record<string, string>): Started {
+  let output = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server', 'main.ts')], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function listening(started: Started): Promise<string> {
+  const line = await waitFor(() => /listening on (http:\/\/\S+)/.exec(started.output())?.[1], {
+    timeoutMs: 30_000,
+    message: 'the listening line',
+  });
+  return line;
+}
+
+describe('npm start', () => {
+  let db: TestDatabase;
+  let dir: string;
+  beforeAll(async () => {
+    db = await createTestDatabase({ migrated: false });
+    dir = mkdtempSync(join(tmpdir(), 'sync-start-'));
+    // As root the embedded cluster runs as the postgres user, which must be able to traverse into it.
+    chmodSync(dir, 0o755);
+  });
+  afterAll(async () => {
+    await db.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('B1: a bad environment stops start-up naming every bad variable', async () => {
+    const run = start({ PORT: 'eighty', SYNC_JWT_SECRET: 'short', DATABASE_URL: 'mysql://x' });
+    expect(await run.exited).toBe(2);
+    for (const name of ['PORT', 'SYNC_JWT_SECRET', 'DATABASE_URL']) expect(run.output()).toContain(name);
+  });
+
+  it('B2: a bad sync-rules file stops start-up naming every bad key', async () => {
+    const file = join(dir, 'rules.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ entityTypes: ['STUDENT', 'SPACESHIP'], limits: { downMax: -1 }, colour: 'red' }),
+    );
+    const run = start({ SYNC_CONFIG: file, DATABASE_URL: db.url });
+    expect(await run.exited).toBe(2);
+    for (const key of ['entityTypes.1', 'limits.downMax', 'colour']) expect(run.output()).toContain(key);
+  });
+
+  it('B3: with DATABASE_URL it migrates, prints the listening line, serves, and stops cleanly on SIGTERM', async () => {
+    const slot = `slot_${db.name}`;
+    const file = join(dir, 'rules-b3.json');
+    writeFileSync(file, JSON.stringify({ capture: { slotName: slot } }));
+    const run = start({ DATABASE_URL: db.url, PORT: '0', SYNC_CONFIG: file });
+    const url = await listening(run);
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const health = await fetch(`${url}/healthz`);
+    expect(health.status).toBe(200);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+    const slots = await db.pool.query('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    expect(slots.rows).toEqual([{ active: false }]);
+  });
+
+  it('B4: without DATABASE_URL it runs an embedded Postgres under SYNC_DATA_DIR whose data survives a restart', async () => {
+    const dataDir = join(dir, 'data');
+    const first = start({ SYNC_DATA_DIR: dataDir, PORT: '0' });
+    await listening(first);
+    const databaseUrl = readFileSync(join(dataDir, 'database-url'), 'utf8').trim();
+    const tenant = randomUUID();
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    await client.query(`INSERT INTO tenants (id, name) VALUES ($1, 'Kept')`, [tenant]);
+    const wal = await client.query<{ wal_level: string }>('SHOW wal_level');
+    expect(wal.rows[0]?.wal_level).toBe('logical');
+    await client.end();
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const second = start({ SYNC_DATA_DIR: dataDir, PORT: '0' });
+    await listening(second);
+    const again = new pg.Client({
+      connectionString: readFileSync(join(dataDir, 'database-url'), 'utf8').trim(),
+    });
+    await again.connect();
+    const kept = await again.query('SELECT name FROM tenants WHERE id = $1', [tenant]);
+    await again.end();
+    expect(kept.rows).toEqual([{ name: 'Kept' }]);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  }, 120_000);
+});
