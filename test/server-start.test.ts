@@ -33,6 +33,8 @@ async function listening(started: Started): Promise<string> {
   const line = await waitFor(() => /listening on (http:\/\/\S+)/.exec(started.output())?.[1], {
     timeoutMs: 30_000,
     message: 'the listening line',
+  }).catch((error: unknown) => {
+    throw new Error(`no listening line; the server printed:\n${started.output()}`, { cause: error });
   });
   return line;
 }
@@ -96,7 +98,7 @@ describe('npm start', () => {
     expect(wal.rows[0]?.wal_level).toBe('logical');
     await client.end();
     first.child.kill('SIGTERM');
-    expect(await first.exited).toBe(0);
+    expect(await first.exited, first.output()).toBe(0);
 
     const second = start({ SYNC_DATA_DIR: dataDir, PORT: '0' });
     await listening(second);
@@ -108,6 +110,6 @@ describe('npm start', () => {
     await again.end();
     expect(kept.rows).toEqual([{ name: 'Kept' }]);
     second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
+    expect(await second.exited, second.output()).toBe(0);
   }, 120_000);
 });
