@@ -9,6 +9,7 @@ import { startEmbeddedPostgres } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
 import { createPool } from './db/pool.ts';
 import { buildApp } from './http/app.ts';
+import { SyncMetrics } from './metrics/sync-metrics.ts';
 import { Heartbeat } from './ops/heartbeat.ts';
 import { RetentionService } from './ops/retention.ts';
 import { SlotGuard } from './ops/slot-guard.ts';
@@ -67,7 +68,11 @@ export async function startServer(env: Env, rules: SyncRules, log: Logger): Prom
   };
   try {
     const databaseUrl = env.databaseUrl ?? (await startEmbedded(env, log, stops));
-    const pool = createPool(databaseUrl, { max: 20, application: 'school-sync' });
+    const pool = createPool(databaseUrl, {
+      max: 20,
+      application: 'school-sync',
+      onIdleError: (error) => log.warn({ err: error }, 'idle database connection lost'),
+    });
     stops.push(() => pool.end());
     await migrate(pool, log.child({ component: 'migrate' }));
     await ensurePublication(pool, rules);
@@ -79,12 +84,15 @@ export async function startServer(env: Env, rules: SyncRules, log: Logger): Prom
       rules,
     });
     start(capture);
+    const metrics = new SyncMetrics(log.child({ component: 'metrics' }));
+    metrics.setCaptureSource(() => capture.status);
     const slotName = rules.capture.slotName;
     start(
       new SlotGuard(log.child({ component: 'slot-guard' }), {
         pool,
         slotName,
         onSlotRecreated: () => capture.restartStream(),
+        onWarning: (warning) => metrics.setSlotWarning(warning),
       }),
     );
     start(new Heartbeat(log.child({ component: 'heartbeat' }), { pool, slotName }));
@@ -95,6 +103,7 @@ export async function startServer(env: Env, rules: SyncRules, log: Logger): Prom
       rules,
       jwtSecret: env.jwtSecret,
       captureStatus: () => capture.status,
+      metrics,
     });
     stops.push(() => app.close());
     await app.listen({ port: env.port, host: env.host });

@@ -3,23 +3,35 @@ import type { Logger } from 'pino';
 import type { SyncRules } from '../config/rules.ts';
 import type { Pool } from '../db/pool.ts';
 import { PageTokenCodec } from '../log/page-token.ts';
+import type { TenantHub } from '../fanout/tenant-hub.ts';
+import type { DeskSockets } from '../socket/desk-sockets.ts';
+import type { DeskSocketOptions } from '../socket/options.ts';
+import { registerSyncSocket } from '../socket/route.ts';
 import { authenticate, Authenticator, TenantDirectory } from './auth.ts';
 import { installErrorHandling, refuseWhileClosing } from './errors.ts';
 import { httpLogger } from './log-redaction.ts';
+import { registerChecksumRoutes } from './routes/checksum.ts';
+import { registerDocsRoutes } from './routes/docs.ts';
 import { registerDownRoutes } from './routes/down.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerMetricsRoutes } from './routes/metrics.ts';
 import { registerSnapshotRoutes } from './routes/snapshot.ts';
 import { registerUploadRoutes } from './routes/upload.ts';
 import { adminRoutes } from './routes/admin.ts';
 import type { CaptureStatus } from '../capture/capture.ts';
 import { installSyncLog } from './sync-log-hook.ts';
+import { SyncMetrics } from '../metrics/sync-metrics.ts';
 
 export interface AppDeps {
   pool: Pool;
   rules: SyncRules;
   jwtSecret: string;
+  /** Live push: with a hub (started by the caller, stopped after the app), /api/sync/ws is served. */
+  push?: { hub: TenantHub; options?: Partial<DeskSocketOptions> };
   /** This process's capture, when it runs one: /healthz and the admin route report it. */
   captureStatus?: () => CaptureSummary;
+  /** This process's metrics, served at /metrics; a fresh set when absent. */
+  metrics?: SyncMetrics;
 }
 
 /** What the HTTP side reports of this process's capture. */
@@ -28,11 +40,18 @@ export type CaptureSummary = Pick<
   'leader' | 'eventsPerSecond' | 'lastStoredLsn' | 'queuedRows'
 >;
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The desk sockets of /api/sync/ws; null when the app was built without `push`. */
+    deskSockets: DeskSockets | null;
+  }
+}
 
 /** What /api routes are given: the app's dependencies plus the shared pieces built once here. */
 export interface ApiDeps extends AppDeps {
   authenticator: Authenticator;
   pageTokens: PageTokenCodec;
+  metrics: SyncMetrics;
 }
 
 /**
@@ -41,7 +60,12 @@ export interface ApiDeps extends AppDeps {
  */
 export type ApiRoutes = (api: FastifyInstance, deps: ApiDeps) => void;
 
-const API_ROUTES: readonly ApiRoutes[] = [registerDownRoutes, registerSnapshotRoutes, registerUploadRoutes];
+const API_ROUTES: readonly ApiRoutes[] = [
+  registerDownRoutes,
+  registerSnapshotRoutes,
+  registerUploadRoutes,
+  registerChecksumRoutes,
+];
 
 /**
  * The HTTP server: /healthz without a token, and every /api route behind bearer-token authentication. Every
@@ -58,8 +82,10 @@ export async function buildApp(
     // Fastify's own 503 while closing has no `code`: answered below in the protocol's shape instead.
     return503OnClosing: false,
   });
+  const metrics = deps.metrics ?? new SyncMetrics(log.child({ component: 'metrics' }));
   const apiDeps: ApiDeps = {
     ...deps,
+    metrics,
     authenticator: new Authenticator(deps.jwtSecret, new TenantDirectory(deps.pool)),
     pageTokens: new PageTokenCodec(deps.jwtSecret),
   };
@@ -68,7 +94,10 @@ export async function buildApp(
   app.decorateRequest('auth', null);
   installErrorHandling(app);
   refuseWhileClosing(app);
-  installSyncLog(app, deps.pool);
+  // Docs before any route: they record every route registered after them.
+  registerDocsRoutes(app);
+  registerMetricsRoutes(app, { ...deps, metrics });
+  installSyncLog(app, deps.pool, metrics);
   registerHealthRoutes(app, deps);
   await app.register(
     (api, _options, done) => {
@@ -80,6 +109,13 @@ export async function buildApp(
       done();
     },
     { prefix: '/api' },
+  );
+  const push = deps.push;
+  app.decorate(
+    'deskSockets',
+    push === undefined
+      ? null
+      : await registerSyncSocket(app, log.child({ component: 'socket' }), { ...apiDeps, ...push }),
   );
   return app;
 }

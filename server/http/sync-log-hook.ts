@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Pool } from '../db/pool.ts';
+import type { SyncMetrics } from '../metrics/sync-metrics.ts';
 import { writeSyncLog, type SyncDirection, type SyncStatus } from '../log/sync-log.ts';
 
 /** What a sync route reports about its request for the sync_log row. */
@@ -24,21 +25,23 @@ declare module 'fastify' {
 
 /**
  * Writes the sync_log row once the answer has left, so the row costs the caller no round trip. Requests
- * that failed authentication have no tenant and write no row.
+ * that failed authentication have no tenant and write no row. A FAILED row is counted in the metrics.
  */
-export function installSyncLog(app: FastifyInstance, pool: Pool): void {
+export function installSyncLog(app: FastifyInstance, pool: Pool, metrics?: SyncMetrics): void {
   app.decorateRequest('syncResult', null);
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
     const direction = request.routeOptions.config.syncLog;
     if (direction === undefined || request.auth === null) return;
     const result = request.syncResult;
     const failed = reply.statusCode >= 400;
+    const status = failed ? 'FAILED' : (result?.status ?? 'SUCCESS');
+    if (status === 'FAILED') metrics?.countSyncLogFailure(direction);
     try {
       await writeSyncLog(pool, {
         tenantId: request.auth.tenantId,
         clientId: result?.clientId ?? clientIdOf(request.body),
         direction,
-        status: failed ? 'FAILED' : (result?.status ?? 'SUCCESS'),
+        status,
         eventsCount: failed ? 0 : (result?.eventsCount ?? 0),
         conflictsCount: result?.conflictsCount ?? 0,
         rejectedCount: result?.rejectedCount ?? 0,

@@ -33,6 +33,40 @@ export interface ChangesPage {
   hasMore: boolean;
 }
 
+/**
+ * The select list of one change of `sync_events` row `alias`, every column as text, in the order
+ * spliceChange takes them: id, entity_type, entity_id, operation, payload (without the fields hidden by the
+ * jsonb parameter `hiddenParam`, see hiddenFieldsParam), server_version, modified_at (UTC, microseconds).
+ */
+export function changeColumnsSql(alias: string, hiddenParam: string): string {
+  const a = alias;
+  return `${a}.id::text, ${a}.entity_type, ${a}.entity_id::text, ${a}.operation,
+  CASE WHEN ${hiddenParam}::jsonb ? ${a}.entity_type
+    THEN (${a}.payload - ARRAY(SELECT jsonb_array_elements_text(${hiddenParam}::jsonb -> ${a}.entity_type)))::text
+    ELSE ${a}.payload::text
+  END,
+  ${a}.server_version::text,
+  to_char(${a}.modified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+}
+
+/** The columns of changeColumnsSql, as read with rowMode 'array'. */
+export type ChangeColumns = [
+  id: string,
+  entityType: string,
+  entityId: string,
+  operation: string,
+  payload: string,
+  serverVersion: string,
+  modifiedAt: string,
+];
+
+/** One protocol Change as JSON text, spliced from the columns of changeColumnsSql: no payload is parsed. */
+export function spliceChange(
+  ...[id, entityType, entityId, operation, payload, serverVersion, modifiedAt]: ChangeColumns
+): string {
+  return `{"id":"${id}","entityType":${JSON.stringify(entityType)},"entityId":"${entityId}","operation":"${operation}","payload":${payload},"serverVersion":${serverVersion},"modifiedAt":"${modifiedAt}"}`;
+}
+
 // $1 tenant, $2 cursor event id, $3 cursor epoch, $4 lastSyncTimestamp, $5 entity types, $6 limit,
 // $7 hidden fields as {"TYPE": ["field", …]} or null.
 // `since`: the first change committed after the time, by (modified_at, id) so that every row of one
@@ -63,13 +97,7 @@ start AS MATERIALIZED (
 )
 SELECT
   concat_ws(',', st.epoch, st.floor_id, st.last_issued_id, st.tail_id, st.after_id) AS state,
-  p.id::text, p.entity_type, p.entity_id::text, p.operation,
-  CASE WHEN $7::jsonb ? p.entity_type
-    THEN (p.payload - ARRAY(SELECT jsonb_array_elements_text($7::jsonb -> p.entity_type)))::text
-    ELSE p.payload::text
-  END,
-  p.server_version::text,
-  to_char(p.modified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+  ${changeColumnsSql('p', '$7')}
 FROM start st
 LEFT JOIN LATERAL (
   SELECT e.id, e.entity_type, e.entity_id, e.operation, e.payload, e.server_version, e.modified_at
@@ -114,10 +142,10 @@ export async function readChangesPage(pool: Pool, query: ChangesPageQuery): Prom
     const [, id, entityType, entityId, operation, payload, serverVersion, modifiedAt] = rows[i]!;
     const n = Number(id);
     // The splice below relies on the order; a plan that broke it must fail loudly, never skip a change.
-    if (!(n > previous)) throw new Error(`sync-down page out of order at id ${id}`);
+    if (id === null || !(n > previous)) throw new Error(`sync-down page out of order at id ${id}`);
     previous = n;
     if (i > 0) json += ',';
-    json += `{"id":"${id}","entityType":${JSON.stringify(entityType)},"entityId":"${entityId}","operation":"${operation}","payload":${payload},"serverVersion":${serverVersion},"modifiedAt":"${modifiedAt}"}`;
+    json += spliceChange(id, entityType, entityId, operation, payload, serverVersion, modifiedAt);
   }
   json += ']';
   return {
@@ -131,7 +159,7 @@ export async function readChangesPage(pool: Pool, query: ChangesPageQuery): Prom
 }
 
 /** Only types with hidden fields; null when there are none, so that the common case costs nothing. */
-function hiddenFieldsParam(hidden: ChangesPageQuery['hiddenFields']): string | null {
+export function hiddenFieldsParam(hidden: ChangesPageQuery['hiddenFields']): string | null {
   const entries = Object.entries(hidden).filter(([, fields]) => fields !== undefined && fields.length > 0);
   return entries.length === 0 ? null : JSON.stringify(Object.fromEntries(entries));
 }

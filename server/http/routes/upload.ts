@@ -59,6 +59,7 @@ export const registerUploadRoutes: ApiRoutes = (api, deps: ApiDeps) => {
         { tenantId: auth.tenantId, userId: auth.sub, clientId: body.clientId },
         body.events,
       );
+      deps.metrics.countUploadOutcomes(outcomes);
       const response = responseOf(outcomes);
       const settled = response.acknowledged.length;
       request.syncResult = {

@@ -1,0 +1,203 @@
+/**
+ * Desk catch-up: N changes (default 1 000 000) of one tenant's log brought into a fresh desk file by the
+ * desk's own catch-up (desktop/sync CatchUp: /api/sync/down pages of 10 000 over real HTTP from a server in
+ * its own process, each page applied with its cursor, group commit), beside the bare floor measured in the
+ * same run: the same rows read with one SELECT (pg, this process) and inserted with one prepared
+ * better-sqlite3 statement in one transaction into the desk's `entities` table.
+ *
+ *   npx tsx bench/desk-catchup.bench.ts [--events 1000000]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { pino } from 'pino';
+import { openDatabase } from '../desktop/store/database.ts';
+import { DeskStore } from '../desktop/store/index.ts';
+import { CatchUp } from '../desktop/sync/catch-up.ts';
+import { SyncHttp } from '../desktop/sync/sync-http.ts';
+import { SyncStatusBoard } from '../desktop/sync/sync-status.ts';
+import { signToken } from '../server/auth/tokens.ts';
+import { startEmbeddedPostgres } from '../server/db/embedded.ts';
+import { migrate } from '../server/db/migrate.ts';
+import { createPool, type Pool } from '../server/db/pool.ts';
+import { encodeCursor } from '../server/log/cursor.ts';
+
+const EVENTS = numberArg('--events', 1_000_000);
+const LIMIT = 10_000;
+const INSERT_CHUNK = 100_000;
+const TARGET_SECONDS = 30;
+/**
+ * The store's group commit during bulk catch-up. Its defaults commit every 2 s; a desk doing a long
+ * catch-up loses little by committing less often (a crash refetches the uncommitted suffix of pages).
+ */
+const GROUP_COMMIT = {
+  maxChanges: numberArg('--group-changes', 250_000),
+  maxDelayMs: numberArg('--group-delay-ms', 2_000),
+};
+const TARGET_RATIO = 2.5;
+const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-00';
+const HERE = dirname(fileURLToPath(import.meta.url));
+const log = pino({ level: 'warn' });
+
+function numberArg(name: string, fallback: number): number {
+  const index = process.argv.indexOf(name);
+  const value = index >= 0 ? Number(process.argv[index + 1]) : fallback;
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+/** STUDENT payloads of about 250 bytes straight into sync_events (what capture would have written). */
+async function seed(pool: Pool, tenantId: string): Promise<void> {
+  for (let from = 1; from <= EVENTS; from += INSERT_CHUNK) {
+    const to = Math.min(EVENTS, from + INSERT_CHUNK - 1);
+    await pool.query(
+      `INSERT INTO sync_events (tenant_id, entity_type, entity_id, operation, payload, server_version,
+         commit_lsn, xid, modified_at)
+       SELECT $1, 'STUDENT', s.id, 'CREATE',
+         jsonb_build_object('id', s.id, 'tenantId', $1::uuid, 'firstName', 'Aminata' || (g % 997),
+           'lastName', 'Diallo-' || (g % 1009), 'birthDate', make_date(2008 + g % 10, 1 + g % 12, 1 + g % 28),
+           'classId', $4::uuid, 'serverVersion', g,
+           'updatedAt', to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
+         g, '0/16B3748', 1000 + g / 1000, t.at
+       FROM generate_series($2::integer, $3::integer) AS g,
+         LATERAL (SELECT gen_random_uuid() AS id, g AS n) AS s,
+         LATERAL (SELECT timestamptz '2025-01-06 08:00:00+00' + (g / 1000) * interval '1 second' AS at) AS t
+       ORDER BY g`,
+      [tenantId, from, to, randomUUID()],
+    );
+  }
+  await pool.query('VACUUM ANALYZE sync_events');
+}
+
+async function startServer(databaseUrl: string): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'down-server.ts')], {
+    env: { ...process.env, DATABASE_URL: databaseUrl, SYNC_JWT_SECRET: JWT_SECRET, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  for await (const line of createInterface({ input: child.stdout })) {
+    const { port } = JSON.parse(line) as { port: number };
+    return { child, port };
+  }
+  throw new Error('bench server exited before listening');
+}
+
+interface Timing {
+  seconds: number;
+  changes: number;
+}
+
+/** The floor: one SELECT of the rows, one prepared INSERT per row in one SQLite transaction. */
+async function floorRun(pool: Pool, tenantId: string, path: string): Promise<Timing> {
+  const started = performance.now();
+  const result = await pool.query<[string, string, string, string, string]>({
+    text: `SELECT entity_type, entity_id::text, server_version::text, payload::text,
+             to_char(modified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+           FROM sync_events WHERE tenant_id = $1 ORDER BY id`,
+    values: [tenantId],
+    rowMode: 'array',
+  });
+  const db = openDatabase(path);
+  const insert = db.prepare(
+    `INSERT INTO entities (entity_type, id, tenant_id, server_version, deleted, doc, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?)`,
+  );
+  db.transaction(() => {
+    for (const [type, id, version, payload, modifiedAt] of result.rows) {
+      insert.run(type, id, tenantId, Number(version), payload, modifiedAt);
+    }
+  })();
+  db.close();
+  return { seconds: (performance.now() - started) / 1000, changes: result.rows.length };
+}
+
+/** The desk's catch-up from the start of the log into a fresh file. */
+async function deskRun(port: number, token: string, tenantId: string, path: string): Promise<Timing> {
+  const store = DeskStore.open(path, { tenantId, groupCommit: GROUP_COMMIT });
+  // A fresh desk whose bootstrap ended before the first change: everything comes through /down.
+  store.beginSnapshot();
+  store.finishSnapshot(encodeCursor({ epoch: 0, eventId: 0 }));
+  const status = new SyncStatusBoard();
+  const catchUp = new CatchUp(log, {
+    store,
+    http: new SyncHttp(log, { serverUrl: `http://127.0.0.1:${port}`, token, timeoutMs: 120_000 }),
+    status,
+    options: { downLimit: LIMIT, snapshotLimit: LIMIT, entityTypes: null },
+  });
+  const started = performance.now();
+  const result = await catchUp.catchUp(new AbortController().signal);
+  const seconds = (performance.now() - started) / 1000;
+  const count = store.count('STUDENT');
+  store.close();
+  if (count !== EVENTS) throw new Error(`desk holds ${count} students, expected ${EVENTS}`);
+  return { seconds, changes: result.applied };
+}
+
+const rate = (t: Timing): string => `${Math.round(t.changes / t.seconds).toLocaleString('en')} changes/s`;
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'desk-catchup-bench-'));
+  const pgDir = mkdtempSync(join(tmpdir(), 'desk-catchup-bench-pg-'));
+  const postgres = await startEmbeddedPostgres({
+    dir: pgDir,
+    extraFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'shared_buffers=256MB'],
+  });
+  let child: ChildProcess | undefined;
+  try {
+    const admin = new pg.Client({ connectionString: postgres.connectionString });
+    await admin.connect();
+    await admin.query('CREATE DATABASE bench');
+    await admin.end();
+    const databaseUrl = postgres.databaseUrl('bench');
+    const pool = createPool(databaseUrl, { max: 2, application: 'bench-desk-catchup' });
+    // Stopping Postgres after a failure ends idle clients: the failure itself is what is reported.
+    pool.on('error', () => undefined);
+    await migrate(pool, log);
+    const tenantId = randomUUID();
+    await pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'Bench school')`, [tenantId]);
+    console.log(`seeding ${EVENTS.toLocaleString('en')} changes…`);
+    await seed(pool, tenantId);
+
+    const server = await startServer(databaseUrl);
+    child = server.child;
+    const token = await signToken(JWT_SECRET, { sub: 'bench', tenantId, role: 'desk' }, 3600);
+    // Warm Postgres' cache with the floor's SELECT first, so both measured runs read warm pages.
+    await floorRun(pool, tenantId, join(dir, 'warm.db'));
+    const floor = await floorRun(pool, tenantId, join(dir, 'floor.db'));
+    const desk = await deskRun(server.port, token, tenantId, join(dir, 'desk.db'));
+    await pool.end();
+
+    console.log(
+      `desk catch-up of ${EVENTS.toLocaleString('en')} changes (pages of ${LIMIT.toLocaleString('en')}, ` +
+        `group commit every ${GROUP_COMMIT.maxChanges.toLocaleString('en')} changes or ${GROUP_COMMIT.maxDelayMs} ms)`,
+    );
+    console.log(
+      `  floor  ${floor.seconds.toFixed(2).padStart(6)} s  ${rate(floor)}  (one SELECT + one prepared INSERT txn)`,
+    );
+    console.log(
+      `  desk   ${desk.seconds.toFixed(2).padStart(6)} s  ${rate(desk)}  (HTTP /down pages → DeskStore, group commit)`,
+    );
+    const ratio = desk.seconds / floor.seconds;
+    console.log(
+      `  ratio  ${ratio.toFixed(2)}× floor → targets ≤ ${TARGET_SECONDS} s ${desk.seconds <= TARGET_SECONDS ? 'met' : 'NOT met'}, ` +
+        `≤ ${TARGET_RATIO}× ${ratio <= TARGET_RATIO ? 'met' : 'NOT met'}`,
+    );
+  } catch (err) {
+    console.error(err);
+    process.exitCode = 1;
+  } finally {
+    if (child !== undefined && child.exitCode === null) {
+      const exited = new Promise((resolve) => child?.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await postgres.stop();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(pgDir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,17 @@
+/**
+ * Push latency: 200 desks in 20 tenants, 500 changes/s for 60 s; commit → desk receipt p50/p99 beside a
+ * bare LISTEN/NOTIFY round trip measured in the same run. Target: p99 ≤ 3× the bare round trip and ≤ 50 ms.
+ *
+ *   npx tsx bench/ws-latency.bench.ts [--desks 200] [--tenants 20] [--rate 500] [--seconds 60]
+ */
+import { numberArg } from './ws-support.ts';
+import { runLoad } from './ws-load.ts';
+
+await runLoad({
+  desks: numberArg('--desks', 200),
+  tenants: numberArg('--tenants', 20),
+  rate: numberArg('--rate', 500),
+  seconds: numberArg('--seconds', 60),
+  floorRate: numberArg('--floor-rate', 20),
+  targets: { p99Ms: 50, p99VsFloor: 3 },
+});

@@ -1,0 +1,181 @@
+import type { Logger } from 'pino';
+import type { EntityType } from '../../shared/entities.ts';
+import type { DeskStore } from '../store/index.ts';
+import { parseChangesPage, SyncHttpError, type ChangesPage, type SyncHttp } from './sync-http.ts';
+import type { DownloadProgress, SyncStatusBoard } from './sync-status.ts';
+
+export interface CatchUpOptions {
+  /** `/down` page size (the server caps it at 10 000). */
+  downLimit: number;
+  /** `/snapshot` page size. */
+  snapshotLimit: number;
+  /** The types this desk syncs; null: all the server serves. */
+  entityTypes: EntityType[] | null;
+}
+
+export interface DownloadResult {
+  applied: number;
+  pages: number;
+}
+
+/**
+ * The HTTP half of the download: snapshot pages and `/down` pages, each applied with its cursor in one
+ * SQLite transaction. Pages of one run share their commits (deferCommit) and are flushed before returning,
+ * so a crash loses at most a suffix of whole pages, fetched again from the last durable cursor.
+ */
+export class CatchUp {
+  constructor(
+    private readonly log: Logger,
+    private readonly deps: {
+      store: DeskStore;
+      http: SyncHttp;
+      status: SyncStatusBoard;
+      options: CatchUpOptions;
+    },
+  ) {}
+
+  /** Whether a bootstrap is due: no cursor yet, or a snapshot was cut short. */
+  needsSnapshot(): boolean {
+    const state = this.deps.store.syncState();
+    return state.cursor === null || state.snapshot !== null;
+  }
+
+  /**
+   * Downloads the current rows of `types` (null: every type) and makes the desk continue from there. A whole
+   * snapshot continues from its own cursor; a partial one (a type that failed its checksum) continues from
+   * the desk's previous cursor, so the other types miss nothing, and the changes of the resnapshotted types
+   * between the two cursors are applied again harmlessly (the version guard skips the older ones).
+   */
+  async snapshot(types: EntityType[] | null, signal: AbortSignal): Promise<DownloadResult> {
+    const { store } = this.deps;
+    const state = store.syncState();
+    let resume = state.snapshot;
+    let continueFrom: string | null = null;
+    // A partial snapshot cut short by a crash has lost the cursor to return to: start a whole one.
+    if (resume !== null && resume.entityTypes !== null && types === null) resume = null;
+    if (resume === null || types !== null) {
+      continueFrom = types === null ? null : state.cursor;
+      store.beginSnapshot(types === null ? this.deps.options.entityTypes : types);
+      resume = store.syncState().snapshot;
+    }
+    const askTypes = resume?.entityTypes ?? this.deps.options.entityTypes;
+    try {
+      return await this.snapshotPages(askTypes, resume?.pageToken ?? null, continueFrom, signal);
+    } catch (err) {
+      if (
+        err instanceof SyncHttpError &&
+        (err.code === 'INVALID_PAGE_TOKEN' || err.code === 'RESYNC_REQUIRED')
+      ) {
+        // The token expired or the log moved under the snapshot: start it again from the first page.
+        this.log.info({ code: err.code }, 'snapshot restarted from its first page');
+        store.beginSnapshot(askTypes);
+        return this.snapshotPages(askTypes, null, continueFrom, signal);
+      }
+      throw err;
+    } finally {
+      this.deps.status.update({ progress: null });
+    }
+  }
+
+  private async snapshotPages(
+    types: EntityType[] | null,
+    firstToken: string | null,
+    continueFrom: string | null,
+    signal: AbortSignal,
+  ): Promise<DownloadResult> {
+    const { store, http, options } = this.deps;
+    const progress: DownloadProgress = { kind: 'snapshot', done: 0, total: null, pages: 0 };
+    const fetchPage = (pageToken: string | null): Promise<ChangesPage> =>
+      http.post(
+        '/api/sync/snapshot',
+        {
+          clientId: store.clientId,
+          limit: options.snapshotLimit,
+          ...(types === null ? {} : { entityTypes: types }),
+          ...(pageToken === null ? {} : { pageToken }),
+        },
+        parseChangesPage,
+        signal,
+      );
+    let cursor: string | null = null;
+    try {
+      let next = fetchPage(firstToken);
+      for (;;) {
+        const page = await next;
+        if (page.hasMore && page.pageToken === undefined) {
+          throw new SyncHttpError('protocol', 200, 'BAD_RESPONSE', 'snapshot page has more but no pageToken');
+        }
+        // The next page is read by the server while this one is written here.
+        if (page.hasMore) next = quiet(fetchPage(page.pageToken ?? null));
+        store.applySnapshotPage(
+          page.changes,
+          { cursor: page.cursor, pageToken: page.pageToken ?? null },
+          { deferCommit: true },
+        );
+        cursor = page.cursor;
+        progress.done += page.changes.length;
+        progress.pages += 1;
+        this.deps.status.update({ progress: { ...progress } });
+        if (!page.hasMore) break;
+      }
+    } finally {
+      store.flush();
+    }
+    const resumeAt = continueFrom ?? cursor;
+    if (resumeAt === null) throw new Error('snapshot ended without a cursor');
+    store.finishSnapshot(resumeAt);
+    this.log.info({ applied: progress.done, pages: progress.pages, types }, 'snapshot applied');
+    return { applied: progress.done, pages: progress.pages };
+  }
+
+  /** Applies `/down` pages from the stored cursor until the server has no more. Throws 410 as is. */
+  async catchUp(signal: AbortSignal): Promise<DownloadResult> {
+    const { store, http, options } = this.deps;
+    const start = store.syncState().cursor;
+    if (start === null) throw new Error('catch-up needs a cursor: snapshot first');
+    const progress: DownloadProgress = { kind: 'catch-up', done: 0, total: null, pages: 0 };
+    const fetchPage = (cursor: string): Promise<ChangesPage> =>
+      http.post(
+        '/api/sync/down',
+        {
+          clientId: store.clientId,
+          cursor,
+          limit: options.downLimit,
+          ...(options.entityTypes === null ? {} : { entityTypes: options.entityTypes }),
+        },
+        parseChangesPage,
+        signal,
+      );
+    let cursor = start;
+    try {
+      let next = fetchPage(cursor);
+      for (;;) {
+        const page = await next;
+        if (page.hasMore) next = quiet(fetchPage(page.cursor));
+        if (page.changes.length > 0 || page.cursor !== cursor) {
+          store.applyChanges(page.changes, page.cursor, {
+            syncTimestamp: page.syncTimestamp ?? null,
+            deferCommit: true,
+          });
+        }
+        cursor = page.cursor;
+        progress.done += page.changes.length;
+        progress.pages += 1;
+        // Only a long catch-up is worth a progress bar.
+        if (page.hasMore || progress.pages > 1) this.deps.status.update({ progress: { ...progress } });
+        if (!page.hasMore) break;
+      }
+    } finally {
+      store.flush();
+      if (progress.pages > 1) this.deps.status.update({ progress: null });
+    }
+    if (progress.done > 0) this.log.debug({ applied: progress.done, pages: progress.pages }, 'caught up');
+    return { applied: progress.done, pages: progress.pages };
+  }
+}
+
+/** A prefetch that may be abandoned (the page before it failed) must not become an unhandled rejection. */
+function quiet<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}

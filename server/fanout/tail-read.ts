@@ -1,0 +1,106 @@
+import type { EntityType } from '../../shared/entities.ts';
+import type { Pool } from '../db/pool.ts';
+import type { CursorPosition } from '../log/cursor.ts';
+import { changeColumnsSql, hiddenFieldsParam, spliceChange, type ChangeColumns } from '../log/read.ts';
+import type { TenantLogState } from '../log/tenant-log.ts';
+import type { BatchChange } from './batch.ts';
+
+/** What the hub reads for one tenant: the changes after its tail, and whether the log can serve it. */
+export interface TenantTailRead {
+  tenantId: string;
+  /** null: the hub's first read of the tenant, which reads its state only (with tailId). */
+  after: CursorPosition | null;
+  /** tailId is read for a first read only (else 0: the read is unfiltered, its last change is the tail). */
+  state: TenantLogState;
+  changes: BatchChange[];
+  hasMore: boolean;
+}
+
+// $1 tenants, $2 their tail ids (null: a first read), $3 their tail epochs, $4 limit per tenant, $5 hidden
+// fields. One statement (one snapshot) reads every woken tenant's new changes together with the state that
+// says whether its tail can still be served; `can_serve` mirrors tenant-log.ts checkPosition, which the
+// caller applies to `state`. A first read reads the tenant's last change id instead of changes. The LATERAL
+// page per tenant walks sync_events_tenant_id_idx.
+const TAILS_SQL = `
+WITH w AS MATERIALIZED (
+  SELECT w.ord, w.tenant_id, w.after_id, w.after_epoch,
+    coalesce(l.epoch, 0) AS epoch,
+    coalesce(l.floor_id, 0) AS floor_id,
+    greatest(coalesce(pg_sequence_last_value('sync_events_id_seq'::regclass), 0), coalesce(l.floor_id, 0))
+      AS last_issued_id
+  FROM unnest($1::uuid[], $2::bigint[], $3::integer[]) WITH ORDINALITY AS w(tenant_id, after_id, after_epoch, ord)
+  LEFT JOIN sync_tenant_log l ON l.tenant_id = w.tenant_id
+)
+SELECT
+  w.ord::integer,
+  concat_ws(',', w.epoch, w.floor_id, w.last_issued_id,
+    CASE WHEN w.after_id IS NULL
+      THEN coalesce((SELECT max(t.id) FROM sync_events t WHERE t.tenant_id = w.tenant_id), 0) ELSE 0 END
+  ) AS state,
+  ${changeColumnsSql('p', '$5')}
+FROM w
+LEFT JOIN LATERAL (
+  SELECT e.id, e.entity_type, e.entity_id, e.operation, e.payload, e.server_version, e.modified_at
+  FROM sync_events e
+  WHERE e.tenant_id = w.tenant_id
+    AND e.id > w.after_id
+    AND w.after_epoch = w.epoch AND w.after_id >= w.floor_id AND w.after_id <= w.last_issued_id
+  ORDER BY e.id
+  LIMIT $4::integer + 1
+) p ON true`;
+
+type TailRow = [ord: number, state: string, ...change: ChangeColumns | NullColumns];
+type NullColumns = [null, null, null, null, null, null, null];
+
+/**
+ * Reads, in one statement, up to `limit` changes of each tenant after its position (every type; hidden
+ * fields stripped). Results come back in the order of `tails`.
+ */
+export async function readTenantTails(
+  pool: Pool,
+  tails: readonly { tenantId: string; after: CursorPosition | null }[],
+  options: { limit: number; hiddenFields: Partial<Record<EntityType, readonly string[]>> },
+): Promise<TenantTailRead[]> {
+  const result = await pool.query<TailRow>({
+    name: 'fanout-tenant-tails',
+    text: TAILS_SQL,
+    rowMode: 'array',
+    values: [
+      tails.map((t) => t.tenantId),
+      tails.map((t) => t.after?.eventId ?? null),
+      tails.map((t) => t.after?.epoch ?? null),
+      options.limit,
+      hiddenFieldsParam(options.hiddenFields),
+    ],
+  });
+  const reads: TenantTailRead[] = tails.map((t) => ({
+    tenantId: t.tenantId,
+    after: t.after,
+    state: { epoch: 0, floorId: 0, lastIssuedId: 0, tailId: 0 },
+    changes: [],
+    hasMore: false,
+  }));
+  const seen = new Set<number>();
+  for (const row of result.rows) {
+    const read = reads[row[0] - 1];
+    if (read === undefined) throw new Error(`fanout tail read returned an unknown tenant row ${row[0]}`);
+    if (!seen.has(row[0])) {
+      seen.add(row[0]);
+      const [epoch = 0, floorId = 0, lastIssuedId = 0, tailId = 0] = row[1].split(',').map(Number);
+      read.state = { epoch, floorId, lastIssuedId, tailId };
+    }
+    const columns = row.slice(2) as ChangeColumns | NullColumns;
+    if (columns[0] === null) continue;
+    if (read.changes.length === options.limit) {
+      read.hasMore = true;
+      continue;
+    }
+    const id = Number(columns[0]);
+    const previous = read.changes.at(-1)?.id ?? read.after?.eventId ?? 0;
+    // Batches are spliced by position: a plan that broke the order must fail loudly, never skip a change.
+    if (!(id > previous)) throw new Error(`fanout tail read out of order at id ${id}`);
+    read.changes.push({ id, entityType: columns[1], json: spliceChange(...columns) });
+  }
+  if (seen.size !== tails.length) throw new Error('fanout tail read missed a tenant');
+  return reads;
+}

@@ -1,0 +1,289 @@
+import type { Logger } from 'pino';
+import { parseNotification, SYNC_EVENTS_CHANNEL } from '../capture/notification.ts';
+import type { SyncRules } from '../config/rules.ts';
+import type { Pool } from '../db/pool.ts';
+import type { Service } from '../service.ts';
+import { NotifyListener } from './listener.ts';
+import type { JoinOutcome, Subscriber } from './subscriber.ts';
+import { TenantChannel } from './tenant-channel.ts';
+import { readTenantTails } from './tail-read.ts';
+
+export interface TenantHubOptions {
+  connectionString: string;
+  pool: Pool;
+  rules: Pick<SyncRules, 'hiddenFields'>;
+  /** Changes read per tenant per statement (a longer run of new changes takes several rounds). */
+  readLimit?: number;
+  /** Tenants read per statement. */
+  tenantsPerRead?: number;
+  /** Read statements in flight at once (never two for one tenant): wakes do not queue behind a slow read. */
+  concurrentReads?: number;
+  /** Backoff of the LISTEN connection and of a failed read round. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** How often the idle LISTEN connection is probed. */
+  listenProbeMs?: number;
+}
+
+/** Counters for tests, benchmarks and /metrics. */
+export interface HubStats {
+  tenants: number;
+  subscribers: number;
+  live: number;
+  parked: number;
+  /** Read statements run, tenants read by them, and batches fanned out. */
+  reads: number;
+  tenantReads: number;
+  batches: number;
+  /** Whether LISTEN is in place now, and how many times it was established. */
+  listening: boolean;
+  listenConnections: number;
+}
+
+const DEFAULTS = {
+  readLimit: 1000,
+  tenantsPerRead: 200,
+  concurrentReads: 4,
+  retryMinMs: 250,
+  retryMaxMs: 10_000,
+  listenProbeMs: 10_000,
+};
+
+/**
+ * Fan-out on one server node. It LISTENs once for capture's notifications and, on a wake, reads each woken
+ * tenant's new changes once (one statement for all woken tenants), builds each message once per filter,
+ * and offers the same bytes to every live subscriber of the tenant on this node. Subscribers never make
+ * the hub query for them; one that falls behind reads on from its own cursor and joins again.
+ *
+ * Invariant: a tenant is read again whenever it may have changes past its tail that the hub has not read —
+ * after a notification naming it, after a LISTEN (re)connection (every tenant), and after a read that was
+ * cut short by the limit or failed.
+ */
+export class TenantHub implements Service {
+  readonly name = 'fanout';
+  readonly #options: Required<Omit<TenantHubOptions, 'rules'>> & Pick<TenantHubOptions, 'rules'>;
+  readonly #channels = new Map<string, TenantChannel>();
+  readonly #dirty = new Set<string>();
+  readonly #listener: NotifyListener;
+  /** Tenants whose read is in flight. */
+  readonly #reading = new Set<string>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #dirtyAll = false;
+  #scheduled = false;
+  #retryDelay = 0;
+  #retryTimer: NodeJS.Timeout | null = null;
+  #stopped = false;
+  #running: Promise<void> | null = null;
+  #stats = { reads: 0, tenantReads: 0, batches: 0 };
+  #listening: Promise<void>;
+  #markListening!: () => void;
+
+  constructor(
+    private readonly log: Logger,
+    options: TenantHubOptions,
+  ) {
+    this.#options = { ...DEFAULTS, ...options };
+    this.#listening = new Promise((resolve) => {
+      this.#markListening = resolve;
+    });
+    this.#listener = new NotifyListener(
+      log,
+      {
+        connectionString: options.connectionString,
+        channel: SYNC_EVENTS_CHANNEL,
+        reconnectMinMs: this.#options.retryMinMs,
+        reconnectMaxMs: this.#options.retryMaxMs,
+        probeMs: this.#options.listenProbeMs,
+      },
+      {
+        onNotify: (payload) => this.#notified(payload),
+        onListening: () => {
+          this.#markListening();
+          this.wake('all');
+        },
+      },
+    );
+  }
+
+  /** Resolves once LISTEN is first in place; from then on no committed change is missed. */
+  get listening(): Promise<void> {
+    return this.#listening;
+  }
+
+  run(): Promise<void> {
+    this.#running ??= this.#listener.run();
+    return this.#running;
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
+    await this.#listener.stop();
+    await this.#running;
+    await Promise.all(this.#inFlight);
+  }
+
+  /** Registers a subscriber of its tenant on this node (it is not live until it joins). */
+  subscribe(subscriber: Subscriber): void {
+    let channel = this.#channels.get(subscriber.tenantId);
+    if (channel === undefined) {
+      channel = new TenantChannel(subscriber.tenantId);
+      this.#channels.set(subscriber.tenantId, channel);
+    }
+    channel.add(subscriber);
+  }
+
+  unsubscribe(subscriber: Subscriber): void {
+    const channel = this.#channels.get(subscriber.tenantId);
+    if (channel === undefined) return;
+    channel.remove(subscriber);
+    if (channel.empty) this.#channels.delete(subscriber.tenantId);
+  }
+
+  /** A subscriber that has read the log up to its position asks to be fed by the hub from there. */
+  join(subscriber: Subscriber): JoinOutcome {
+    const channel = this.#channels.get(subscriber.tenantId);
+    if (channel === undefined) throw new Error('join before subscribe');
+    const { outcome, needsRead } = channel.join(subscriber);
+    if (needsRead) this.wake([subscriber.tenantId]);
+    return outcome;
+  }
+
+  /** Takes a subscriber out of the hub's feed (paused, or closing); it stays subscribed. */
+  leave(subscriber: Subscriber): void {
+    this.#channels.get(subscriber.tenantId)?.drop(subscriber);
+  }
+
+  /** The hub's tail of a tenant's log on this node, when someone follows it. */
+  tailOf(tenantId: string): number | null {
+    return this.#channels.get(tenantId)?.tail?.eventId ?? null;
+  }
+
+  /** Marks tenants as possibly changed; they are read in the next round. */
+  wake(tenantIds: readonly string[] | 'all', lastEventId?: number): void {
+    if (this.#stopped) return;
+    if (tenantIds === 'all') this.#dirtyAll = true;
+    else {
+      for (const tenantId of tenantIds) {
+        const channel = this.#channels.get(tenantId);
+        if (channel === undefined) continue;
+        // The hub already read past this batch for the tenant: nothing new to read.
+        if (lastEventId !== undefined && (channel.tail?.eventId ?? -1) >= lastEventId) continue;
+        this.#dirty.add(tenantId);
+      }
+    }
+    this.#schedule();
+  }
+
+  get stats(): HubStats {
+    let subscribers = 0;
+    let live = 0;
+    let parked = 0;
+    for (const channel of this.#channels.values()) {
+      subscribers += channel.all.size;
+      live += channel.live.size;
+      parked += channel.parked.size;
+    }
+    return {
+      tenants: this.#channels.size,
+      subscribers,
+      live,
+      parked,
+      ...this.#stats,
+      listening: this.#listener.listening,
+      listenConnections: this.#listener.connections,
+    };
+  }
+
+  #notified(payload: string): void {
+    const notification = parseNotification(payload);
+    // A payload this version does not understand must not cost a change: look at every tenant.
+    if (notification === null) {
+      this.log.warn({ payload: payload.slice(0, 200) }, 'unknown sync_events notification; waking all');
+      this.wake('all');
+    } else if ('all' in notification) this.wake('all');
+    else this.wake(notification.tenantIds, notification.lastEventId);
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#retryTimer !== null || this.#stopped) return;
+    if (this.#inFlight.size >= this.#options.concurrentReads) return;
+    if (!this.#dirtyAll && this.#dirty.size === 0) return;
+    this.#scheduled = true;
+    // Wakes that arrive in the same turn share one read.
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#startRound();
+    });
+  }
+
+  /** Starts one read of dirty tenants that someone follows and that are not being read already. */
+  #startRound(): void {
+    if (this.#stopped) return;
+    if (this.#dirtyAll) {
+      for (const tenantId of this.#channels.keys()) this.#dirty.add(tenantId);
+      this.#dirtyAll = false;
+    }
+    const picked: TenantChannel[] = [];
+    for (const tenantId of this.#dirty) {
+      // A tenant being read stays dirty: it is read again once that read is applied.
+      if (this.#reading.has(tenantId)) continue;
+      this.#dirty.delete(tenantId);
+      const channel = this.#channels.get(tenantId);
+      if (channel?.wanted !== true) continue;
+      picked.push(channel);
+      if (picked.length === this.#options.tenantsPerRead) break;
+    }
+    if (picked.length === 0) return;
+    for (const channel of picked) this.#reading.add(channel.tenantId);
+    const round: Promise<void> = this.#read(picked)
+      .then(
+        () => {
+          this.#retryDelay = 0;
+        },
+        (error: unknown) => this.#failed(picked, error),
+      )
+      .finally(() => {
+        for (const channel of picked) this.#reading.delete(channel.tenantId);
+        this.#inFlight.delete(round);
+        this.#schedule();
+      });
+    this.#inFlight.add(round);
+    this.#schedule();
+  }
+
+  #failed(picked: readonly TenantChannel[], error: unknown): void {
+    if (this.#stopped) return;
+    for (const channel of picked) this.#dirty.add(channel.tenantId);
+    this.#retryDelay = Math.min(
+      this.#options.retryMaxMs,
+      Math.max(this.#options.retryMinMs, this.#retryDelay * 2),
+    );
+    this.log.error({ err: error, retryInMs: this.#retryDelay }, 'fan-out read failed; retrying');
+    this.#retryTimer ??= setTimeout(() => {
+      this.#retryTimer = null;
+      this.#schedule();
+    }, this.#retryDelay);
+  }
+
+  async #read(channels: TenantChannel[]): Promise<void> {
+    const tails = channels.map((c) => ({
+      tenantId: c.tenantId,
+      after: c.tail === null ? null : { ...c.tail },
+    }));
+    const reads = await readTenantTails(this.#options.pool, tails, {
+      limit: this.#options.readLimit,
+      hiddenFields: this.#options.rules.hiddenFields,
+    });
+    this.#stats.reads++;
+    this.#stats.tenantReads += reads.length;
+    for (const read of reads) {
+      const channel = this.#channels.get(read.tenantId);
+      if (channel === undefined) continue;
+      const applied = channel.apply(read);
+      if (applied && read.changes.length > 0) this.#stats.batches++;
+      // Cut short by the limit, or read from a tail that moved meanwhile: read again.
+      if (read.hasMore || !applied) this.#dirty.add(read.tenantId);
+    }
+  }
+}
