@@ -8,6 +8,7 @@ import type { SyncRules } from './config/rules.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
 import { createPool } from './db/pool.ts';
+import { TenantHub } from './fanout/tenant-hub.ts';
 import { buildApp } from './http/app.ts';
 import { SyncMetrics } from './metrics/sync-metrics.ts';
 import { Heartbeat } from './ops/heartbeat.ts';
@@ -98,12 +99,22 @@ export async function startServer(env: Env, rules: SyncRules, log: Logger): Prom
     start(new Heartbeat(log.child({ component: 'heartbeat' }), { pool, slotName }));
     start(new RetentionService(log.child({ component: 'retention' }), { pool, rules }));
 
+    // Every server node pushes to its own desks: one LISTEN and one read per woken tenant, whoever captures.
+    const hub = new TenantHub(log.child({ component: 'fanout' }), {
+      connectionString: databaseUrl,
+      pool,
+      rules,
+    });
+    start(hub);
+    await hub.listening;
+
     const app = await buildApp(log.child({ component: 'http' }), {
       pool,
       rules,
       jwtSecret: env.jwtSecret,
       captureStatus: () => capture.status,
       metrics,
+      push: { hub },
     });
     stops.push(() => app.close());
     await app.listen({ port: env.port, host: env.host });

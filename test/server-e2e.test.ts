@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import type { Change, SyncDownResponse, SyncUpResponse } from '../shared/protocol.ts';
 import { signToken } from '../server/auth/tokens.ts';
 import { loadEnv } from '../server/config/env.ts';
@@ -216,6 +217,40 @@ describe('server end to end', () => {
       ],
     });
     expect(again.body.acknowledged[0]!.serverVersion).toBe(deletion);
+  });
+
+  it('E5: a desk on /api/sync/ws receives a plain-SQL write live, after its backlog', async () => {
+    const token = await signToken(TEST_JWT_SECRET, { sub: 'desk', tenantId: schoolB, role: 'desk' }, 600);
+    const socket = new WebSocket(`${server.url.replace('http', 'ws')}/api/sync/ws`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const received: Change[] = [];
+    socket.on('message', (data: Buffer) => {
+      const message = JSON.parse(data.toString()) as { type: string; changes?: Change[] };
+      if (message.type === 'changes') received.push(...(message.changes ?? []));
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    try {
+      socket.send(JSON.stringify({ type: 'hello', clientId: 'desk-live', cursor: null }));
+      await waitFor(() => received.length >= 1, {
+        message: 'the backlog (E1 wrote one teacher of school B)',
+      });
+      const teacher = randomUUID();
+      await db.pool.query(
+        `INSERT INTO teachers (tenant_id, id, first_name, last_name) VALUES ($1, $2, 'Live', 'Push')`,
+        [schoolB, teacher],
+      );
+      await waitFor(() => received.some((c) => c.entityId === teacher), {
+        timeoutMs: 5_000,
+        message: 'the live change',
+      });
+      for (const change of received) expect(change.payload.tenantId).toBe(schoolB);
+    } finally {
+      socket.close();
+    }
   });
 
   it('E4: /healthz reports the database up and this process leading capture', async () => {
