@@ -13,7 +13,10 @@ CREATE TABLE sync_upload_results (
   entity_id uuid,
   operation text,
   outcome text NOT NULL CHECK (outcome IN ('ACKNOWLEDGED', 'CONFLICT', 'REJECTED')),
-  response jsonb NOT NULL,
+  -- The acknowledged serverVersion; an acknowledgement's answer is rebuilt from the columns.
+  server_version bigint,
+  -- The answer of a conflict or rejection, as sent.
+  response jsonb,
   -- Set when a conflict is resolved through /api/sync/conflicts/:id/resolve; a repeated resolve gets it back.
   resolution jsonb,
   created_at timestamptz NOT NULL DEFAULT now(),

@@ -227,18 +227,43 @@ async function decideCarefully(
   }
 }
 
+interface StoredRow {
+  outbox_event_id: string;
+  outcome: string;
+  response: EventOutcome | null;
+  server_event_id: number;
+  entity_id: string;
+  server_version: number | null;
+}
+
+/** Answers stored by earlier requests. An acknowledgement is rebuilt from its columns; others are stored whole. */
 async function readStoredOutcomes(
   client: PoolClient,
   tenantId: string,
   ids: string[],
 ): Promise<Map<string, EventOutcome>> {
   if (ids.length === 0) return new Map();
-  const result = await client.query<{ outbox_event_id: string; response: EventOutcome | null }>(
-    `SELECT outbox_event_id, response FROM sync_upload_results WHERE tenant_id = $1 AND outbox_event_id = ANY($2::uuid[])`,
+  const result = await client.query<StoredRow>(
+    `SELECT outbox_event_id, outcome, response, server_event_id, entity_id, server_version
+       FROM sync_upload_results WHERE tenant_id = $1 AND outbox_event_id = ANY($2::uuid[])`,
     [tenantId, ids],
   );
   const stored = new Map<string, EventOutcome>();
-  for (const row of result.rows) if (row.response !== null) stored.set(row.outbox_event_id, row.response);
+  for (const row of result.rows) {
+    if (row.response !== null) {
+      stored.set(row.outbox_event_id, row.response);
+    } else if (row.outcome === 'ACKNOWLEDGED' && row.server_version !== null) {
+      stored.set(row.outbox_event_id, {
+        list: 'acknowledged',
+        entry: {
+          outboxEventId: row.outbox_event_id,
+          serverEventId: String(row.server_event_id),
+          entityId: row.entity_id,
+          serverVersion: row.server_version,
+        },
+      });
+    }
+  }
   return stored;
 }
 
@@ -429,7 +454,8 @@ export async function recordOutcomes(
       id: slot.event.id,
       server_event_id: slot.serverEventId,
       outcome: OUTCOME_OF_LIST[outcome.list],
-      response: outcome,
+      // An acknowledgement is rebuilt from the columns: only conflicts and rejections keep their body.
+      response: outcome.list === 'acknowledged' ? null : outcome,
       entity_type: slot.event.entityType,
       entity_id: slot.event.entityId,
       operation: slot.event.operation,
@@ -446,8 +472,9 @@ export async function recordOutcomes(
          reason text)
      ), stored AS (
        INSERT INTO sync_upload_results (tenant_id, outbox_event_id, server_event_id, client_id, entity_type,
-                                        entity_id, operation, outcome, response)
-       SELECT $1, id, server_event_id, $3, entity_type, entity_id, operation, outcome, response FROM x ORDER BY id
+                                        entity_id, operation, outcome, server_version, response)
+       SELECT $1, id, server_event_id, $3, entity_type, entity_id, operation, outcome, version_after, response
+         FROM x ORDER BY id
        ON CONFLICT DO NOTHING RETURNING 1
      ), audited AS (
        INSERT INTO sync_audit (tenant_id, user_id, client_id, outbox_event_id, entity_type, entity_id, operation,
