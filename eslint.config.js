@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.data/**', 'dist/**', 'test/artifacts/**', 'bin/**'] },
+  { ignores: ['node_modules/**', '.data/**', 'dist/**', 'test/artifacts/**', 'bin/**', 'desktop/*/dist/**'] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {

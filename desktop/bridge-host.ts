@@ -1,0 +1,171 @@
+import type { EntityType } from '../shared/entities.ts';
+import { isEntityType } from '../shared/entities.ts';
+import type { BridgeEvent, BridgeMethod, DeskBridge, EntityRecord, ListQuery, SaveResult } from './bridge.ts';
+import { DeskStoreError, ValidationError, type DeskStore } from './store/index.ts';
+import type { SyncStatus } from './sync/index.ts';
+
+/** Where the host reads the sync status; the sync service may come and go (offline start, sign-in). */
+export interface StatusSource {
+  status(): SyncStatus | null;
+  onStatus(listener: (status: SyncStatus) => void): () => void;
+}
+
+const DEFAULT_LIMIT = 500;
+
+function toRecord(entity: object): EntityRecord {
+  return entity as EntityRecord;
+}
+
+/** Validation refusals become field issues for the form; every other error is thrown to the caller. */
+function save(write: () => { entity: object }): SaveResult {
+  try {
+    return { ok: true, entity: toRecord(write().entity) };
+  } catch (err) {
+    if (err instanceof ValidationError) return { ok: false, issues: err.issues };
+    throw err;
+  }
+}
+
+function entityType(value: unknown): EntityType {
+  if (!isEntityType(value)) throw new DeskStoreError('VALIDATION', `unknown entity type ${String(value)}`);
+  return value;
+}
+
+/** DeskBridge over a DeskStore in this process: what the Electron main process and the harness serve. */
+export class BridgeHost implements DeskBridge {
+  constructor(
+    private readonly store: DeskStore,
+    private readonly source: StatusSource,
+  ) {}
+
+  list(query: ListQuery): Promise<EntityRecord[]> {
+    const type = entityType(query.type);
+    const limit = typeof query.limit === 'number' ? Math.min(Math.max(query.limit, 1), 5_000) : DEFAULT_LIMIT;
+    const search = typeof query.search === 'string' ? query.search.trim() : '';
+    if (search !== '' && type === 'STUDENT') {
+      return Promise.resolve(this.store.searchStudents(search, limit).map(toRecord));
+    }
+    if (search !== '' && type === 'TEACHER') {
+      return Promise.resolve(this.store.searchTeachers(search, limit).map(toRecord));
+    }
+    return Promise.resolve(this.store.list(type, { limit }).map(toRecord));
+  }
+
+  get(type: EntityType, id: string): Promise<EntityRecord | null> {
+    const entity = this.store.get(entityType(type), id);
+    return Promise.resolve(entity === undefined ? null : toRecord(entity));
+  }
+
+  create(type: EntityType, fields: Record<string, unknown>): Promise<SaveResult> {
+    return Promise.resolve(save(() => this.store.create(entityType(type), fields)));
+  }
+
+  update(type: EntityType, id: string, patch: Record<string, unknown>): Promise<SaveResult> {
+    return Promise.resolve(save(() => this.store.update(entityType(type), id, patch)));
+  }
+
+  remove(type: EntityType, id: string): Promise<void> {
+    this.store.remove(entityType(type), id);
+    return Promise.resolve();
+  }
+
+  pendingCount(): Promise<number> {
+    return Promise.resolve(this.store.pendingCount());
+  }
+
+  conflicts(): ReturnType<DeskBridge['conflicts']> {
+    return Promise.resolve(this.store.conflicts());
+  }
+
+  resolve(outboxEventId: string, choice: 'KEEP_LOCAL' | 'ACCEPT_SERVER'): Promise<void> {
+    this.store.resolveLocally(outboxEventId, choice);
+    return Promise.resolve();
+  }
+
+  status(): Promise<SyncStatus | null> {
+    return Promise.resolve(this.source.status());
+  }
+
+  subscribe(listener: (event: BridgeEvent) => void): () => void {
+    const offs = [
+      this.source.onStatus((status) => listener({ kind: 'status', status })),
+      this.store.on('changed', ({ type, source }) => listener({ kind: 'changed', type, source })),
+    ];
+    return () => {
+      for (const off of offs) off();
+    };
+  }
+
+  /**
+   * Runs one request as it arrived over IPC or HTTP. `args` are untrusted: types are checked here, payloads by
+   * the store's zod schemas.
+   */
+  call(method: BridgeMethod, args: readonly unknown[]): Promise<unknown> {
+    const [a, b, c] = args;
+    const text = (value: unknown): string => {
+      if (typeof value !== 'string') throw new DeskStoreError('VALIDATION', `${method}: expected a string`);
+      return value;
+    };
+    const object = (value: unknown): Record<string, unknown> => {
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        throw new DeskStoreError('VALIDATION', `${method}: expected an object`);
+      }
+      return value as Record<string, unknown>;
+    };
+    switch (method) {
+      case 'list':
+        return this.list(object(a) as unknown as ListQuery);
+      case 'get':
+        return this.get(entityType(a), text(b));
+      case 'create':
+        return this.create(entityType(a), object(b));
+      case 'update':
+        return this.update(entityType(a), text(b), object(c));
+      case 'remove':
+        return this.remove(entityType(a), text(b));
+      case 'pendingCount':
+        return this.pendingCount();
+      case 'conflicts':
+        return this.conflicts();
+      case 'resolve': {
+        const choice = text(b);
+        if (choice !== 'KEEP_LOCAL' && choice !== 'ACCEPT_SERVER') {
+          throw new DeskStoreError('VALIDATION', `resolve: unknown choice ${choice}`);
+        }
+        return this.resolve(text(a), choice);
+      }
+      case 'status':
+        return this.status();
+    }
+  }
+}
+
+/** A status source whose sync service can be swapped (started, stopped, started again). */
+export class SwitchableStatus implements StatusSource {
+  private current: { status: SyncStatus; onStatus(l: (s: SyncStatus) => void): () => void } | null = null;
+  private detach: (() => void) | null = null;
+  private readonly listeners = new Set<(status: SyncStatus) => void>();
+
+  /** Follows `sync` from now on (null: no sync service). */
+  use(sync: { status: SyncStatus; onStatus(l: (s: SyncStatus) => void): () => void } | null): void {
+    this.detach?.();
+    this.detach = null;
+    this.current = sync;
+    if (sync === null) return;
+    this.detach = sync.onStatus((status) => this.emit(status));
+    this.emit(sync.status);
+  }
+
+  status(): SyncStatus | null {
+    return this.current?.status ?? null;
+  }
+
+  onStatus(listener: (status: SyncStatus) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(status: SyncStatus): void {
+    for (const listener of [...this.listeners]) listener(status);
+  }
+}

@@ -1,0 +1,45 @@
+import type { SyncStatus } from '../../sync/index.ts';
+import { h, timeOf } from './dom.ts';
+
+function stateOf(status: SyncStatus | null): { text: string; cls: string } {
+  if (status === null || status.activity === 'starting') return { text: 'Connecting…', cls: 'starting' };
+  if (!status.online) return { text: 'Offline', cls: 'offline' };
+  if (status.activity === 'snapshot') return { text: 'Online · downloading the school', cls: 'online' };
+  if (status.activity === 'catching-up') return { text: 'Online · catching up', cls: 'online' };
+  if (status.uploading) return { text: 'Online · sending', cls: 'online' };
+  return { text: 'Online', cls: 'online' };
+}
+
+function pendingText(pending: number): string {
+  if (pending === 0) return 'All changes sent';
+  return pending === 1 ? '1 change waiting to be sent' : `${pending} changes waiting to be sent`;
+}
+
+/** The bar at the top of every screen: connection, pending uploads, last sync, progress, last error. */
+export function renderStatusBar(root: HTMLElement, status: SyncStatus | null, pending: number): void {
+  const state = stateOf(status);
+  const progress = status?.progress ?? null;
+  const error = status?.lastError ?? null;
+  const total = progress?.total ?? null;
+  const parts: (HTMLElement | null)[] = [
+    h('span', { class: `pill ${state.cls}`, 'data-test': 'connection' }, state.text),
+    h('span', { class: 'item', 'data-test': 'pending', 'data-count': String(pending) }, pendingText(pending)),
+    h(
+      'span',
+      { class: 'item', 'data-test': 'last-sync' },
+      `Last sync: ${timeOf(status?.lastSyncAt ?? null)}`,
+    ),
+    progress === null
+      ? null
+      : h(
+          'span',
+          { class: 'item progress', 'data-test': 'progress' },
+          h('progress', total === null ? {} : { max: String(total), value: String(progress.done) }),
+          total === null ? ` ${progress.done} received` : ` ${progress.done} of ${total}`,
+        ),
+    error === null
+      ? null
+      : h('span', { class: 'error', 'data-test': 'last-error', title: error.code }, error.message),
+  ];
+  root.replaceChildren(...parts.filter((part): part is HTMLElement => part !== null));
+}

@@ -1,0 +1,254 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from './support/db.ts';
+import { UiDesk } from './support/ui-desk.ts';
+
+/**
+ * The desk's renderer in real headless Chromium, served by the harness over a real DeskStore (SQLite) and
+ * DeskSync talking to a real server on a real Postgres. The tests run in order and share one desk.
+ */
+describe('desk UI in Chromium', () => {
+  let ui: UiDesk;
+  let awaId = '';
+
+  /** Desk and server hold the same students (checksums equal). */
+  const expectDeskEqualsServer = async () => {
+    await ui.server.captured();
+    await waitFor(
+      async () =>
+        JSON.stringify(ui.desk.store.checksums(['STUDENT'])) ===
+        JSON.stringify(await ui.server.checksums(ui.tenant, ['STUDENT'])),
+      { timeoutMs: 10_000, message: 'desk and server students equal' },
+    );
+  };
+
+  const rowText = (id: string) => ui.page.textContent(`[data-test=student-row][data-id="${id}"]`);
+
+  beforeAll(async () => {
+    ui = await UiDesk.start();
+  });
+  afterAll(async () => {
+    await ui?.close();
+  });
+
+  it('U1: a student created in the UI is acknowledged on the server', async () => {
+    const { page } = ui;
+    await page.waitForSelector('[data-test=connection].online');
+    await page.click('[data-test=new-student]');
+    await ui.fillStudent({
+      firstName: 'Awa',
+      lastName: 'Diallo',
+      birthDate: '2014-03-21',
+      notes: 'Allergic to peanuts',
+    });
+    await page.click('[data-test=save]');
+    const row = await page.waitForSelector('[data-test=student-row]:has-text("Diallo")');
+    awaId = (await row.getAttribute('data-id')) ?? '';
+    expect(awaId).toMatch(/^[0-9a-f-]{36}$/);
+
+    await waitFor(() => ui.serverStudent(awaId), { message: 'student on the server' });
+    expect(await ui.serverStudent(awaId)).toMatchObject({
+      first_name: 'Awa',
+      last_name: 'Diallo',
+      birth_date: '2014-03-21',
+      notes: 'Allergic to peanuts',
+    });
+    await waitFor(() => ui.desk.store.outboxCounts().ACKNOWLEDGED === 1, { message: 'acknowledged' });
+    await page.waitForSelector('[data-test=pending][data-count="0"]');
+    expect(await page.textContent('[data-test=last-sync]')).not.toContain('never');
+  });
+
+  it('U2: a plain-SQL change on the server shows in the open page within a second, without reload', async () => {
+    const { page } = ui;
+    await waitFor(() => ui.desk.status?.live, { message: 'desk live' });
+    await page.evaluate(() => {
+      (globalThis as unknown as { marker: number }).marker = 42;
+    });
+    await ui.db.pool.query("UPDATE students SET first_name = 'Awa-Marie' WHERE id = $1", [awaId]);
+    const committed = Date.now();
+    await page.waitForSelector(`[data-test=student-row][data-id="${awaId}"]:has-text("Awa-Marie")`, {
+      timeout: 1_000,
+    });
+    expect(Date.now() - committed).toBeLessThan(1_000);
+    // Same page, not reloaded.
+    expect(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(42);
+
+    // A fuller list for the screenshot of the main screen.
+    for (const [firstName, lastName] of [
+      ['Émile', 'Dupont-Émery'],
+      ['Fatou', "N'Diaye"],
+      ['Lucas', 'Martin'],
+    ] as const) {
+      ui.desk.store.create('STUDENT', { firstName, lastName, birthDate: '2013-09-02' });
+    }
+    await page.waitForSelector('[data-test=student-row]:has-text("Martin")');
+    await page.waitForSelector('[data-test=pending][data-count="0"]');
+    await ui.screenshot('desk-main.png');
+  });
+
+  it('U3: form validation errors are shown next to the field', async () => {
+    const { page } = ui;
+    const before = ui.desk.store.count('STUDENT');
+    await page.click('[data-test=new-student]');
+    await ui.fillStudent({ firstName: '', lastName: '   ' });
+    await page.click('[data-test=save]');
+    const firstNameField = page.locator('label.field', { has: page.locator('[name=firstName]') });
+    await expect
+      .poll(() => firstNameField.locator('[data-error-for=firstName]').textContent())
+      .toBe('Please fill this in.');
+    const lastNameField = page.locator('label.field', { has: page.locator('[name=lastName]') });
+    expect(await lastNameField.locator('[data-error-for=lastName]').textContent()).toBe(
+      'Please fill this in.',
+    );
+    expect(await page.getAttribute('[name=firstName]', 'class')).toContain('invalid');
+    // The valid fields carry no message, and nothing was written.
+    expect(await page.textContent('[data-error-for=birthDate]')).toBe('');
+    expect(ui.desk.store.count('STUDENT')).toBe(before);
+    await ui.screenshot('desk-validation.png');
+
+    await ui.fillStudent({ firstName: 'Ines', lastName: 'Bah' });
+    await page.click('[data-test=save]');
+    await page.waitForSelector('[data-test=student-row]:has-text("Bah")');
+    expect(await page.locator('[data-test=student-form]').count()).toBe(0);
+  });
+
+  it('U4: search narrows the list; edit and delete reach the server', async () => {
+    const { page } = ui;
+    await page.fill('[data-test=student-search]', 'emile');
+    await expect.poll(() => page.locator('[data-test=student-row]').count()).toBe(1);
+    expect(await page.textContent('[data-test=student-row]')).toContain('Dupont-Émery');
+    await page.fill('[data-test=student-search]', '');
+    await expect.poll(() => page.locator('[data-test=student-row]').count()).toBe(5);
+
+    await page.click(`[data-test=student-row][data-id="${awaId}"] [data-test=edit]`);
+    await ui.fillStudent({ notes: 'Peanut allergy; inhaler in the office' });
+    await page.click('[data-test=save]');
+    await waitFor(
+      async () => (await ui.serverStudent(awaId))?.notes === 'Peanut allergy; inhaler in the office',
+      {
+        message: 'edit on the server',
+      },
+    );
+
+    const bah = await page.getAttribute('[data-test=student-row]:has-text("Bah")', 'data-id');
+    await page.click(`[data-test=student-row][data-id="${bah}"] [data-test=delete]`);
+    await page.waitForSelector(`[data-test=student-row][data-id="${bah}"]`, { state: 'detached' });
+    await waitFor(async () => (await ui.serverStudent(bah ?? '')) === undefined, {
+      message: 'deleted on the server',
+    });
+  });
+
+  it('U5: server down: the page shows offline, edits still work and pending rises; back up: it falls to zero by itself', async () => {
+    const { page } = ui;
+    await ui.server.stop();
+    await page.waitForSelector('[data-test=connection].offline', { timeout: 10_000 });
+    expect(await page.textContent('[data-test=last-error]')).toContain('cannot be reached');
+
+    await page.click(`[data-test=student-row][data-id="${awaId}"] [data-test=edit]`);
+    await ui.fillStudent({ lastName: 'Diallo-Sy' });
+    await page.click('[data-test=save]');
+    await page.waitForSelector('[data-test=pending][data-count="1"]');
+    await page.click('[data-test=new-student]');
+    await ui.fillStudent({ firstName: 'Moussa', lastName: 'Keita' });
+    await page.click('[data-test=save]');
+    await page.waitForSelector('[data-test=pending][data-count="2"]');
+    expect(await page.textContent('[data-test=pending]')).toBe('2 changes waiting to be sent');
+    expect(await rowText(awaId)).toContain('Diallo-Sy');
+    await ui.screenshot('desk-offline.png');
+
+    await ui.server.start();
+    await page.waitForSelector('[data-test=pending][data-count="0"]', { timeout: 15_000 });
+    await page.waitForSelector('[data-test=connection].online');
+    expect(await page.locator('[data-test=last-error]').count()).toBe(0);
+    expect((await ui.serverStudent(awaId))?.last_name).toBe('Diallo-Sy');
+    await expectDeskEqualsServer();
+  });
+
+  /** Edits Awa here while the server is down and on the server meanwhile; returns once the dialog shows it. */
+  const makeConflict = async (mine: string, theirs: string) => {
+    const { page } = ui;
+    await page.click('[data-test=tab-students]');
+    await ui.server.stop();
+    await page.waitForSelector('[data-test=connection].offline', { timeout: 10_000 });
+    await page.click(`[data-test=student-row][data-id="${awaId}"] [data-test=edit]`);
+    await ui.fillStudent({ firstName: mine });
+    await page.click('[data-test=save]');
+    await ui.db.pool.query('UPDATE students SET first_name = $1 WHERE id = $2', [theirs, awaId]);
+    await ui.server.start();
+    await page.waitForSelector('[data-test=conflict-count]:text("1")', { timeout: 15_000 });
+    await page.click('[data-test=tab-conflicts]');
+    await page.click('[data-test=conflict-row] [data-test=review]');
+    const dialog = page.locator('[data-test=conflict-dialog]');
+    await dialog.waitFor({ state: 'visible' });
+    const firstName = dialog.locator('tr[data-field=firstName]');
+    expect(await firstName.getAttribute('class')).toContain('differs');
+    expect(await firstName.locator('[data-test=mine]').textContent()).toBe(mine);
+    expect(await firstName.locator('[data-test=theirs]').textContent()).toBe(theirs);
+    expect(await dialog.locator('tr[data-field=lastName] [data-test=mine]').textContent()).toBe('Diallo-Sy');
+    return dialog;
+  };
+
+  it('U6: a conflict shows side by side; "Keep mine" leaves desk and server equal with her version', async () => {
+    const dialog = await makeConflict('Awa-Mine', 'Awa-Server');
+    await ui.screenshot('desk-conflict-dialog.png');
+    await dialog.locator('[data-test=keep-mine]').click();
+    await dialog.waitFor({ state: 'hidden' });
+    await waitFor(
+      () => ui.desk.store.conflicts().length === 0 && ui.desk.store.unsentResolutions().length === 0,
+      {
+        message: 'resolution answered',
+      },
+    );
+    await waitFor(async () => (await ui.serverStudent(awaId))?.first_name === 'Awa-Mine', {
+      message: 'server took hers',
+    });
+    expect(ui.desk.store.get('STUDENT', awaId)?.firstName).toBe('Awa-Mine');
+    await expectDeskEqualsServer();
+    await ui.page.waitForSelector('[data-test=conflict-row]', { state: 'detached' });
+  });
+
+  it('U7: "Take the server\'s" leaves desk and server equal with the server\'s version', async () => {
+    const dialog = await makeConflict('Awa-Mine-2', 'Awa-Server-2');
+    await dialog.locator('[data-test=take-server]').click();
+    await dialog.waitFor({ state: 'hidden' });
+    await waitFor(
+      () => ui.desk.store.conflicts().length === 0 && ui.desk.store.unsentResolutions().length === 0,
+      {
+        message: 'resolution answered',
+      },
+    );
+    expect(ui.desk.store.get('STUDENT', awaId)?.firstName).toBe('Awa-Server-2');
+    expect((await ui.serverStudent(awaId))?.first_name).toBe('Awa-Server-2');
+    await expectDeskEqualsServer();
+    await ui.page.click('[data-test=tab-students]');
+    await ui.page.waitForSelector(`[data-test=student-row][data-id="${awaId}"]:has-text("Awa-Server-2")`);
+  });
+
+  it('U8: a long catch-up shows its progress in the status bar', async () => {
+    const { page } = ui;
+    // Every text the progress element shows, however briefly.
+    await page.evaluate(`
+      window.progressSeen = [];
+      new MutationObserver(() => {
+        const text = document.querySelector('[data-test=progress]')?.textContent;
+        if (text) window.progressSeen.push(text);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    `);
+    await ui.desk.stop();
+    const before = ui.desk.store.count('STUDENT');
+    await ui.db.pool.query(
+      `INSERT INTO students (tenant_id, id, first_name, last_name, server_version)
+       SELECT $1, gen_random_uuid(), 'Pupil ' || g, 'Bulk', 0 FROM generate_series(1, 3000) g`,
+      [ui.tenant],
+    );
+    await ui.server.captured();
+    ui.status.use(ui.desk.start({ downLimit: 200 }));
+    await waitFor(() => ui.desk.store.count('STUDENT') === before + 3000, { message: 'caught up' });
+    const seen = await page.evaluate(
+      () => (globalThis as unknown as { progressSeen: string[] }).progressSeen,
+    );
+    expect(seen.length).toBeGreaterThan(1);
+    expect(seen.at(-1)).toMatch(/\d+ (received|of \d+)/);
+    await page.waitForSelector('[data-test=progress]', { state: 'detached' });
+    await expectDeskEqualsServer();
+  });
+});
