@@ -37,7 +37,7 @@ const TARGET_SECONDS = 30;
  */
 const GROUP_COMMIT = {
   maxChanges: numberArg('--group-changes', 250_000),
-  maxDelayMs: numberArg('--group-delay-ms', 2_000),
+  maxDelayMs: numberArg('--group-delay-ms', 30_000),
 };
 const TARGET_RATIO = 2.5;
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-00';

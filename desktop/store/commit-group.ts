@@ -6,7 +6,10 @@ export interface CommitGroupOptions {
    * (SQLite spills dirty pages to the WAL); it bounds the work a crash throws away, to be fetched again.
    */
   maxChanges?: number;
-  /** Commit at the latest this long after the first deferred page (default 2 000 ms). */
+  /**
+   * Commit at the latest this long after the first deferred page (default 30 000 ms). A catch-up flushes when
+   * it ends, so this only bounds a long one; `maxChanges` bounds the work a crash loses.
+   */
   maxDelayMs?: number;
 }
 
@@ -31,7 +34,7 @@ export class CommitGroup {
     private readonly onError: (err: Error) => void,
   ) {
     this.maxChanges = options.maxChanges ?? 250_000;
-    this.maxDelayMs = options.maxDelayMs ?? 2_000;
+    this.maxDelayMs = options.maxDelayMs ?? 30_000;
   }
 
   get isOpen(): boolean {
