@@ -117,5 +117,7 @@ export async function buildApp(
       ? null
       : await registerSyncSocket(app, log.child({ component: 'socket' }), { ...apiDeps, ...push }),
   );
+  const sockets = app.deskSockets;
+  if (sockets !== null) metrics.setDeskCount(() => sockets.stats.connections);
   return app;
 }
