@@ -1,6 +1,16 @@
 import type { EntityType } from '../shared/entities.ts';
 import { isEntityType } from '../shared/entities.ts';
-import type { BridgeEvent, BridgeMethod, DeskBridge, EntityRecord, ListQuery, SaveResult } from './bridge.ts';
+import {
+  SCREEN_QUERY_ARGS,
+  type BridgeEvent,
+  type BridgeMethod,
+  type DeskBridge,
+  type EntityRecord,
+  type ListQuery,
+  type Refusal,
+  type SaveResult,
+  type ScreenQuery,
+} from './bridge.ts';
 import { DeskStoreError, ValidationError, type DeskStore } from './store/index.ts';
 import type { SyncStatus } from './sync/index.ts';
 
@@ -31,6 +41,20 @@ function entityType(value: unknown): EntityType {
   return value;
 }
 
+/** Checks an untrusted screen query: a known name and a string for each of its arguments. */
+function screenQuery(value: unknown): ScreenQuery {
+  const query = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const name = query.name;
+  if (typeof name !== 'string' || !Object.hasOwn(SCREEN_QUERY_ARGS, name)) {
+    throw new DeskStoreError('VALIDATION', `query: unknown query ${String(name)}`);
+  }
+  for (const arg of SCREEN_QUERY_ARGS[name as ScreenQuery['name']]) {
+    if (typeof query[arg] !== 'string')
+      throw new DeskStoreError('VALIDATION', `query ${name}: ${arg} must be a string`);
+  }
+  return query as unknown as ScreenQuery;
+}
+
 /** DeskBridge over a DeskStore in this process: what the Electron main process and the harness serve. */
 export class BridgeHost implements DeskBridge {
   constructor(
@@ -49,6 +73,44 @@ export class BridgeHost implements DeskBridge {
       return Promise.resolve(this.store.searchTeachers(search, limit).map(toRecord));
     }
     return Promise.resolve(this.store.list(type, { limit }).map(toRecord));
+  }
+
+  query(query: ScreenQuery): Promise<EntityRecord[]> {
+    const q = screenQuery(query);
+    const store = this.store;
+    const rows: object[] =
+      q.name === 'attendanceOfClass'
+        ? store.attendanceOfClass(q.classId, q.date)
+        : q.name === 'classesOfYear'
+          ? store.classesOfYear(q.academicYearId)
+          : q.name === 'studentsOfClass'
+            ? store.studentsOfClass(q.classId)
+            : q.name === 'examsOfClass'
+              ? store.examsOfClass(q.classId)
+              : q.name === 'gradesOfExam'
+                ? store.gradesOfExam(q.examId)
+                : q.name === 'paymentsOfStudent'
+                  ? store.paymentsOfStudent(q.studentId)
+                  : q.name === 'absencesOfStudent'
+                    ? store.absencesOfStudent(q.studentId)
+                    : store.incidentsOfStudent(q.studentId);
+    return Promise.resolve(rows.map(toRecord));
+  }
+
+  refusals(type: EntityType): Promise<Refusal[]> {
+    const wanted = entityType(type);
+    return Promise.resolve(
+      this.store
+        .failedEvents()
+        .filter((event) => event.entityType === wanted)
+        .map((event) => ({
+          outboxEventId: event.id,
+          type: wanted,
+          entityId: event.entityId,
+          payload: event.payload,
+          reason: event.errorMessage ?? 'refused by the server',
+        })),
+    );
   }
 
   get(type: EntityType, id: string): Promise<EntityRecord | null> {
@@ -115,6 +177,10 @@ export class BridgeHost implements DeskBridge {
     switch (method) {
       case 'list':
         return this.list(object(a) as unknown as ListQuery);
+      case 'query':
+        return this.query(object(a) as unknown as ScreenQuery);
+      case 'refusals':
+        return this.refusals(entityType(a));
       case 'get':
         return this.get(entityType(a), text(b));
       case 'create':

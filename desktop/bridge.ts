@@ -15,6 +15,43 @@ export interface ListQuery {
   limit?: number;
 }
 
+/**
+ * The screens' filtered lists, each served by an indexed store query (desktop/store/queries.ts). The
+ * `name` says which; the other fields are its arguments.
+ */
+export type ScreenQuery =
+  | { name: 'classesOfYear'; academicYearId: string }
+  | { name: 'studentsOfClass'; classId: string }
+  | { name: 'examsOfClass'; classId: string }
+  | { name: 'gradesOfExam'; examId: string }
+  | { name: 'paymentsOfStudent'; studentId: string }
+  | { name: 'attendanceOfClass'; classId: string; date: string }
+  | { name: 'absencesOfStudent'; studentId: string }
+  | { name: 'incidentsOfStudent'; studentId: string };
+
+/** The arguments each screen query takes, in order (the bridge host checks them). */
+export const SCREEN_QUERY_ARGS = {
+  classesOfYear: ['academicYearId'],
+  studentsOfClass: ['classId'],
+  examsOfClass: ['classId'],
+  gradesOfExam: ['examId'],
+  paymentsOfStudent: ['studentId'],
+  attendanceOfClass: ['classId', 'date'],
+  absencesOfStudent: ['studentId'],
+  incidentsOfStudent: ['studentId'],
+} as const satisfies {
+  [N in ScreenQuery['name']]: readonly Exclude<keyof Extract<ScreenQuery, { name: N }>, 'name'>[];
+};
+
+/** An edit the server refused for good (not a conflict): what was sent and the server's reason. */
+export interface Refusal {
+  outboxEventId: string;
+  type: EntityType;
+  entityId: string;
+  payload: Record<string, unknown>;
+  reason: string;
+}
+
 /** Something the screens should redraw for. */
 export type BridgeEvent =
   { kind: 'status'; status: SyncStatus } | { kind: 'changed'; type: EntityType; source: 'local' | 'server' };
@@ -25,6 +62,10 @@ export type BridgeEvent =
  */
 export interface DeskBridge {
   list(query: ListQuery): Promise<EntityRecord[]>;
+  /** One of the screens' filtered lists. */
+  query(query: ScreenQuery): Promise<EntityRecord[]>;
+  /** Edits the server refused (e.g. a score above the exam's maximum), oldest first. */
+  refusals(type: EntityType): Promise<Refusal[]>;
   get(type: EntityType, id: string): Promise<EntityRecord | null>;
   create(type: EntityType, fields: Record<string, unknown>): Promise<SaveResult>;
   update(type: EntityType, id: string, patch: Record<string, unknown>): Promise<SaveResult>;
@@ -43,6 +84,8 @@ export type BridgeMethod = Exclude<keyof DeskBridge, 'subscribe'>;
 
 export const BRIDGE_METHODS: readonly BridgeMethod[] = [
   'list',
+  'query',
+  'refusals',
   'get',
   'create',
   'update',

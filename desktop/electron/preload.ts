@@ -10,6 +10,8 @@ function call<T>(method: BridgeMethod, ...args: unknown[]): Promise<T> {
 
 const deskBridge: DeskBridge = {
   list: (query) => call('list', query),
+  query: (query) => call('query', query),
+  refusals: (type) => call('refusals', type),
   get: (type: EntityType, id: string) => call('get', type, id),
   create: (type, fields) => call('create', type, fields),
   update: (type, id, patch) => call('update', type, id, patch),

@@ -73,6 +73,25 @@ export class UiDesk {
     return result.rows[0] as Record<string, unknown> | undefined;
   }
 
+  /** A server row as JSON (dates as 'YYYY-MM-DD', numerics as numbers), straight from Postgres. */
+  async serverRow(table: string, id: string): Promise<Record<string, unknown> | undefined> {
+    const result = await this.db.pool.query<{ r: Record<string, unknown> }>(
+      `SELECT row_to_json(t) AS r FROM ${table} t WHERE tenant_id = $1 AND id = $2`,
+      [this.tenant, id],
+    );
+    return result.rows[0]?.r;
+  }
+
+  /** Fills the named controls of the form with `data-test=form` (text inputs and drop-downs). */
+  async fill(form: string, fields: Record<string, string>): Promise<void> {
+    for (const [name, value] of Object.entries(fields)) {
+      const control = this.page.locator(`[data-test=${form}] [name=${name}]`);
+      const tag = await control.evaluate((el) => el.tagName);
+      if (tag === 'SELECT') await control.selectOption(value);
+      else await control.fill(value);
+    }
+  }
+
   /** The pending count the status bar shows. */
   async shownPending(): Promise<number> {
     return Number(await this.page.getAttribute('[data-test=pending]', 'data-count'));
@@ -84,7 +103,13 @@ export class UiDesk {
     }
   }
 
-  async screenshot(name: string): Promise<void> {
-    await this.page.screenshot({ path: join(ARTIFACTS, name) });
+  /** `fullPage`: the whole scrolled page, not only what fits the window. */
+  async screenshot(name: string, fullPage = false): Promise<void> {
+    // From the top: the sticky status bar would otherwise be drawn where the window was scrolled to.
+    if (fullPage)
+      await this.page.evaluate(() => {
+        (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0);
+      });
+    await this.page.screenshot({ path: join(ARTIFACTS, name), fullPage });
   }
 }

@@ -5,7 +5,9 @@ import type {
   DeskBridge,
   EntityRecord,
   ListQuery,
+  Refusal,
   SaveResult,
+  ScreenQuery,
 } from '../../bridge.ts';
 import type { ConflictView, ResolutionChoice } from '../../store/index.ts';
 import type { SyncStatus } from '../../sync/index.ts';
@@ -16,6 +18,12 @@ export class HttpBridge implements DeskBridge {
 
   list(query: ListQuery): Promise<EntityRecord[]> {
     return this.call('list', [query]);
+  }
+  query(query: ScreenQuery): Promise<EntityRecord[]> {
+    return this.call('query', [query]);
+  }
+  refusals(type: EntityType): Promise<Refusal[]> {
+    return this.call('refusals', [type]);
   }
   get(type: EntityType, id: string): Promise<EntityRecord | null> {
     return this.call('get', [type, id]);

@@ -1,10 +1,16 @@
 import type { DeskBridge } from '../../bridge.ts';
 import type { SyncStatus } from '../../sync/index.ts';
+import { absencesScreen } from './absences.ts';
+import { AttendanceScreen } from './attendance.ts';
+import { classesScreen } from './classes.ts';
 import { ConflictsScreen } from './conflicts.ts';
 import { h } from './dom.ts';
+import { examsScreen } from './exams.ts';
 import { HttpBridge } from './http-bridge.ts';
+import { paymentsScreen } from './payments.ts';
 import { renderStatusBar } from './status-bar.ts';
-import { StudentsScreen } from './students.ts';
+import { studentsScreen } from './students.ts';
+import { teachersScreen } from './teachers.ts';
 
 declare global {
   interface Window {
@@ -29,17 +35,34 @@ const fail = (err: unknown): void => {
 let status: SyncStatus | null = null;
 let pending = 0;
 const conflictCount = h('span', { class: 'badge', 'data-test': 'conflict-count' }, '0');
-const students = new StudentsScreen(bridge, fail);
+const students = studentsScreen(bridge, fail);
 const conflicts = new ConflictsScreen(bridge, fail, (count) => {
   conflictCount.textContent = String(count);
   conflictCount.hidden = count === 0;
 });
 document.body.append(conflicts.dialog);
 
-const screens = { students, conflicts } as const;
+const screens = {
+  students,
+  classes: classesScreen(bridge, fail),
+  teachers: teachersScreen(bridge, fail),
+  exams: examsScreen(bridge, fail),
+  payments: paymentsScreen(bridge, fail),
+  attendance: new AttendanceScreen(bridge, fail),
+  absences: absencesScreen(bridge, fail),
+  conflicts,
+} as const;
 type ScreenName = keyof typeof screens;
-const tabs = {
-  students: h('button', { 'data-test': 'tab-students', onclick: () => show('students') }, 'Students'),
+const tab = (name: ScreenName, label: string): HTMLButtonElement =>
+  h('button', { 'data-test': `tab-${name}`, onclick: () => show(name) }, label);
+const tabs: Record<ScreenName, HTMLButtonElement> = {
+  students: tab('students', 'Students'),
+  classes: tab('classes', 'Classes'),
+  teachers: tab('teachers', 'Teachers'),
+  exams: tab('exams', 'Exams and grades'),
+  payments: tab('payments', 'Payments'),
+  attendance: tab('attendance', 'Attendance'),
+  absences: tab('absences', 'Absences and incidents'),
   conflicts: h(
     'button',
     { 'data-test': 'tab-conflicts', onclick: () => show('conflicts') },
@@ -47,9 +70,12 @@ const tabs = {
     conflictCount,
   ),
 };
-nav.append(tabs.students, tabs.conflicts);
+nav.append(...Object.values(tabs));
+
+let current: ScreenName = 'students';
 
 function show(name: ScreenName): void {
+  current = name;
   for (const [key, tab] of Object.entries(tabs)) tab.classList.toggle('active', key === name);
   main?.replaceChildren(screens[name].root);
   screens[name].refresh();
@@ -61,6 +87,8 @@ let lastConflicts = -1;
 bridge.subscribe((event) => {
   if (event.kind === 'status') {
     status = event.status;
+    // Uploads answered: a refusal changes no row, yet the screen in view shows the server's reason.
+    if (event.status.pending < pending && current !== 'conflicts') screens[current].refresh();
     pending = event.status.pending;
     drawStatus();
     if (event.status.conflicts !== lastConflicts) {
@@ -69,7 +97,9 @@ bridge.subscribe((event) => {
     }
     return;
   }
-  if (event.type === 'STUDENT') students.refresh();
+  // The screen in view redraws for any data change (its lists may show several types); the others redraw
+  // when shown.
+  if (current !== 'conflicts') screens[current].refresh();
   conflicts.refresh();
   bridge
     .pendingCount()
