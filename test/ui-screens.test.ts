@@ -152,7 +152,7 @@ describe('desk screens in Chromium', () => {
     const lucasId = (await lucas.getAttribute('data-id')) ?? '';
     ui.desk.store.create('GRADE', { examId, studentId: lucasId, score: 30 });
     await expect
-      .poll(() => error.textContent(), { timeout: 10_000 })
+      .poll(() => error.textContent(), { timeout: 30_000 })
       .toContain("The school server refused this score: must be between 0 and the exam's highest score (20)");
     await ui.screenshot('desk-grades.png');
   });
