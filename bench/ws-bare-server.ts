@@ -6,6 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { WebSocketServer } from 'ws';
 
+// Before the first status line: the benchmark may signal as soon as it reads it.
+process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.());
 const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
 await new Promise<void>((resolve) => server.once('listening', () => resolve()));
 server.on('connection', (ws) => {
@@ -21,5 +23,4 @@ const report = (): void => {
 };
 report();
 setInterval(report, 500);
-process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.());
 process.once('SIGTERM', () => process.exit(0));

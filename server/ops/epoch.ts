@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { encodeNotification, SYNC_EVENTS_CHANNEL } from '../capture/notification.ts';
 
 /**
  * Starts a new log epoch for every tenant: every cursor issued before (and a null cursor) gets 410 and the
@@ -20,5 +21,14 @@ export async function bumpAllEpochs(client: Pick<pg.ClientBase, 'query'>, reason
            changed_at = EXCLUDED.changed_at`,
     [reason],
   );
+  // Live desks learn of the new epoch now (resync, 4410), not at their tenant's next change. Delivered at
+  // the caller's COMMIT.
+  const tail = await client.query<{ last_id: string }>(
+    'SELECT coalesce(max(id), 0)::text AS last_id FROM sync_events',
+  );
+  await client.query('SELECT pg_notify($1, $2)', [
+    SYNC_EVENTS_CHANNEL,
+    encodeNotification('all', Number(tail.rows[0]?.last_id ?? 0)),
+  ]);
   return result.rowCount ?? 0;
 }

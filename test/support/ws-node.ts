@@ -29,6 +29,10 @@ function statsOf(app: Awaited<ReturnType<typeof buildApp>>) {
   return app.deskSockets?.stats ?? null;
 }
 
+// Benchmarks measure memory after a full GC (node --expose-gc); installed before the first status line,
+// since a benchmark may signal as soon as it reads it.
+process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.());
+
 const url = process.env.NODE_DATABASE_URL;
 if (url === undefined || url === '') throw new Error('NODE_DATABASE_URL is required');
 const rules = parseSyncRules(JSON.parse(process.env.NODE_RULES ?? '{}'));
@@ -78,8 +82,6 @@ const report = (): void => {
 report();
 const timer = setInterval(report, Number(process.env.NODE_STATUS_MS ?? 200));
 
-// Benchmarks measure memory after a full GC (node --expose-gc).
-process.on('SIGUSR2', () => (globalThis as { gc?: () => void }).gc?.());
 process.once('SIGTERM', () => {
   clearInterval(timer);
   void (async () => {
