@@ -104,6 +104,7 @@ export async function startServer(env: Env, rules: SyncRules, log: Logger): Prom
       connectionString: databaseUrl,
       pool,
       rules,
+      onPushed: (seconds) => metrics.observePushLatency(seconds),
     });
     start(hub);
     await hub.listening;

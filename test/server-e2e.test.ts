@@ -248,6 +248,11 @@ describe('server end to end', () => {
         message: 'the live change',
       });
       for (const change of received) expect(change.payload.tenantId).toBe(schoolB);
+      // The push is measured: commit → handed to the tenant's desks.
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      const pushes = /^sync_push_latency_seconds_count (\d+)/m.exec(metrics);
+      expect(Number(pushes?.[1] ?? 0)).toBeGreaterThan(0);
+      expect(metrics).toMatch(/^sync_desks_connected 1$/m);
     } finally {
       socket.close();
     }

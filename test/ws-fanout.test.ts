@@ -54,6 +54,7 @@ function read(
       id,
       entityType: types[i] ?? 'STUDENT',
       json: JSON.stringify({ id: String(id), entityType: types[i] ?? 'STUDENT' }),
+      modifiedAt: new Date().toISOString(),
     })),
     hasMore: false,
   };

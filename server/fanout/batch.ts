@@ -7,6 +7,8 @@ export interface BatchChange {
   id: number;
   entityType: string;
   json: string;
+  /** Commit time, ISO 8601 (for the push latency metric). */
+  modifiedAt: string;
 }
 
 /**

@@ -99,7 +99,7 @@ export async function readTenantTails(
     const previous = read.changes.at(-1)?.id ?? read.after?.eventId ?? 0;
     // Batches are spliced by position: a plan that broke the order must fail loudly, never skip a change.
     if (!(id > previous)) throw new Error(`fanout tail read out of order at id ${id}`);
-    read.changes.push({ id, entityType: columns[1], json: spliceChange(...columns) });
+    read.changes.push({ id, entityType: columns[1], json: spliceChange(...columns), modifiedAt: columns[6] });
   }
   if (seen.size !== tails.length) throw new Error('fanout tail read missed a tenant');
   return reads;

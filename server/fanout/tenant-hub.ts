@@ -12,6 +12,8 @@ export interface TenantHubOptions {
   connectionString: string;
   pool: Pool;
   rules: Pick<SyncRules, 'hiddenFields'>;
+  /** Called once per batch handed to a tenant's desks: seconds from its last change's commit to now. */
+  onPushed?: (latencySeconds: number) => void;
   /** Changes read per tenant per statement (a longer run of new changes takes several rounds). */
   readLimit?: number;
   /** Tenants read per statement. */
@@ -61,7 +63,8 @@ const DEFAULTS = {
  */
 export class TenantHub implements Service {
   readonly name = 'fanout';
-  readonly #options: Required<Omit<TenantHubOptions, 'rules'>> & Pick<TenantHubOptions, 'rules'>;
+  readonly #options: Required<Omit<TenantHubOptions, 'rules' | 'onPushed'>> &
+    Pick<TenantHubOptions, 'rules' | 'onPushed'>;
   readonly #channels = new Map<string, TenantChannel>();
   readonly #dirty = new Set<string>();
   readonly #listener: NotifyListener;
@@ -281,7 +284,11 @@ export class TenantHub implements Service {
       const channel = this.#channels.get(read.tenantId);
       if (channel === undefined) continue;
       const applied = channel.apply(read);
-      if (applied && read.changes.length > 0) this.#stats.batches++;
+      const last = read.changes.at(-1);
+      if (applied && last !== undefined) {
+        this.#stats.batches++;
+        this.#options.onPushed?.((Date.now() - Date.parse(last.modifiedAt)) / 1000);
+      }
       // Cut short by the limit, or read from a tail that moved meanwhile: read again.
       if (read.hasMore || !applied) this.#dirty.add(read.tenantId);
     }
