@@ -92,11 +92,20 @@ export async function startServer(env: Env, rules: SyncRules, log: Logger): Prom
       new SlotGuard(log.child({ component: 'slot-guard' }), {
         pool,
         slotName,
+        checkSeconds: rules.ops.slotCheckSeconds,
+        walWarnBytes: rules.ops.walWarnBytes,
+        walCriticalBytes: rules.ops.walCriticalBytes,
         onSlotRecreated: () => capture.restartStream(),
         onWarning: (warning) => metrics.setSlotWarning(warning),
       }),
     );
-    start(new Heartbeat(log.child({ component: 'heartbeat' }), { pool, slotName }));
+    start(
+      new Heartbeat(log.child({ component: 'heartbeat' }), {
+        pool,
+        slotName,
+        intervalMs: rules.ops.heartbeatSeconds * 1000,
+      }),
+    );
     start(new RetentionService(log.child({ component: 'retention' }), { pool, rules }));
 
     // Every server node pushes to its own desks: one LISTEN and one read per woken tenant, whoever captures.

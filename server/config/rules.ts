@@ -60,6 +60,14 @@ export const syncRulesSchema = z.strictObject({
       helloTimeoutMs: z.number().int().min(100).max(600_000).default(defaults.intervals.helloTimeoutMs),
     })
     .prefault({}),
+  ops: z
+    .strictObject({
+      walWarnBytes: z.number().int().min(0).default(defaults.ops.walWarnBytes),
+      walCriticalBytes: z.number().int().min(0).default(defaults.ops.walCriticalBytes),
+      slotCheckSeconds: z.number().min(1).max(3600).default(defaults.ops.slotCheckSeconds),
+      heartbeatSeconds: z.number().min(1).max(3600).default(defaults.ops.heartbeatSeconds),
+    })
+    .prefault({}),
   retention: z
     .strictObject({
       syncEventsDays: z.number().min(0).default(defaults.retention.syncEventsDays),
@@ -81,6 +89,9 @@ export function parseSyncRules(input: unknown, source = 'sync-rules'): SyncRules
     problems.push('limits.downDefault: must not exceed limits.downMax');
   if (rules.limits.snapshotDefault > rules.limits.snapshotMax) {
     problems.push('limits.snapshotDefault: must not exceed limits.snapshotMax');
+  }
+  if (rules.ops.walWarnBytes > rules.ops.walCriticalBytes) {
+    problems.push('ops.walWarnBytes: must not exceed ops.walCriticalBytes');
   }
   const unsynced = (rules.uploadEntityTypes ?? []).filter((type) => !rules.entityTypes.includes(type));
   if (unsynced.length > 0) problems.push(`uploadEntityTypes: ${unsynced.join(', ')} not in entityTypes`);

@@ -32,12 +32,17 @@ export interface ReplicationStatusOptions extends Partial<WalThresholds> {
 
 /** The options `status` and the admin route derive from the sync-rules file. */
 export function statusOptionsFromRules(
-  rules: Pick<SyncRules, 'capture' | 'entityTypes'>,
-): Pick<ReplicationStatusOptions, 'slotName' | 'publicationName' | 'entityTypes'> {
+  rules: Pick<SyncRules, 'capture' | 'entityTypes' | 'ops'>,
+): Pick<
+  ReplicationStatusOptions,
+  'slotName' | 'publicationName' | 'entityTypes' | 'walWarnBytes' | 'walCriticalBytes'
+> {
   return {
     slotName: rules.capture.slotName,
     publicationName: rules.capture.publicationName,
     entityTypes: rules.entityTypes,
+    walWarnBytes: rules.ops.walWarnBytes,
+    walCriticalBytes: rules.ops.walCriticalBytes,
   };
 }
 

@@ -4,7 +4,7 @@ import {
   statusOptionsFromRules,
   type LiveCaptureStatus,
 } from '../../ops/replication-status.ts';
-import { walThresholds, type WalThresholds } from '../../ops/thresholds.ts';
+import type { WalThresholds } from '../../ops/thresholds.ts';
 import type { ApiRoutes } from '../app.ts';
 import { authOf, requireRole } from '../auth.ts';
 
@@ -25,7 +25,8 @@ export function adminRoutes(options: AdminRouteOptions = {}): ApiRoutes {
     api.get('/admin/replication', { preHandler: requireRole('dba', 'admin') }, async (request) => {
       return readReplicationStatus(deps.pool, {
         ...statusOptionsFromRules(deps.rules),
-        ...walThresholds(options),
+        ...(options.walWarnBytes === undefined ? {} : { walWarnBytes: options.walWarnBytes }),
+        ...(options.walCriticalBytes === undefined ? {} : { walCriticalBytes: options.walCriticalBytes }),
         tenantId: authOf(request).tenantId,
         rate,
         liveCapture: options.captureStatus?.() ?? null,
