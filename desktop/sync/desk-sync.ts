@@ -38,6 +38,10 @@ export interface DeskSyncOptions {
   checksumAttempts: number;
   /** The types this desk syncs (default: all the server serves). */
   entityTypes: EntityType[] | null;
+  /** Acknowledged outbox events are kept for the desk's audit trail this long (default 90 days; 0: forever). */
+  keepAcknowledgedMs: number;
+  /** How often old acknowledged events are pruned (default 1 h). */
+  pruneIntervalMs: number;
 }
 
 export const DEFAULT_DESK_SYNC_OPTIONS: DeskSyncOptions = {
@@ -54,6 +58,8 @@ export const DEFAULT_DESK_SYNC_OPTIONS: DeskSyncOptions = {
   checksumMinIntervalMs: 60_000,
   checksumAttempts: 3,
   entityTypes: null,
+  keepAcknowledgedMs: 90 * 86_400_000,
+  pruneIntervalMs: 3_600_000,
 };
 
 export interface DeskSyncConfig {
@@ -193,7 +199,25 @@ export class DeskSync implements Service {
         this.board.update({ pending: counts.PENDING + counts.SENT, conflicts: counts.CONFLICT });
       }),
     );
-    await Promise.all([this.upload.run(signal), this.downloadLoop(signal)]);
+    const prune = setInterval(() => this.pruneAcknowledged(), this.options.pruneIntervalMs);
+    prune.unref();
+    this.pruneAcknowledged();
+    try {
+      await Promise.all([this.upload.run(signal), this.downloadLoop(signal)]);
+    } finally {
+      clearInterval(prune);
+    }
+  }
+
+  /** Drops acknowledged outbox events older than `keepAcknowledgedMs`; the rest of the outbox is untouched. */
+  private pruneAcknowledged(): void {
+    if (this.options.keepAcknowledgedMs <= 0) return;
+    try {
+      const pruned = this.store.pruneAcknowledged(this.options.keepAcknowledgedMs);
+      if (pruned > 0) this.log.info({ pruned }, 'old acknowledged outbox events pruned');
+    } catch (error) {
+      this.log.warn({ err: error }, 'pruning acknowledged outbox events failed');
+    }
   }
 
   private checkAllowed(): boolean {
