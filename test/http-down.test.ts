@@ -1,3 +1,5 @@
+import { gunzipSync } from 'node:zlib';
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCursor } from '../server/log/cursor.ts';
 import { errorBodySchema, syncDownResponseSchema, type SyncDownResponse } from '../shared/protocol.ts';
@@ -449,5 +451,45 @@ describe('POST /api/sync/down', () => {
       },
       { client_id: 'marker', direction: 'DOWN', status: 'SUCCESS', events_count: 4, error_message: null },
     ]);
+  });
+
+  it('D12: a desk that asks for gzip gets the same page compressed; one that does not gets plain JSON', async () => {
+    const tenant = await createTenant(db.pool, 'Gzip school');
+    await insertEvents(db.pool, { tenantId: tenant, count: 300 });
+    const token = await server.token(tenant);
+    // node:http, which (unlike fetch) leaves the body as it came over the wire.
+    const raw = (acceptEncoding: string) =>
+      new Promise<{ encoding: string | undefined; body: Buffer }>((resolve, reject) => {
+        const req = request(
+          `${server.url}/api/sync/down`,
+          {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              authorization: `Bearer ${token}`,
+              'accept-encoding': acceptEncoding,
+            },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            res.on('end', () =>
+              resolve({ encoding: res.headers['content-encoding'], body: Buffer.concat(chunks) }),
+            );
+            res.on('error', reject);
+          },
+        );
+        req.on('error', reject);
+        req.end(JSON.stringify({ clientId: 'desk-gzip', cursor: null }));
+      });
+    const plain = await raw('identity');
+    const zipped = await raw('gzip');
+    expect(plain.encoding).toBeUndefined();
+    expect(zipped.encoding).toBe('gzip');
+    expect(zipped.body.length).toBeLessThan(plain.body.length / 3);
+    const page = syncDownResponseSchema.parse(JSON.parse(gunzipSync(zipped.body).toString('utf8')));
+    const same = syncDownResponseSchema.parse(JSON.parse(plain.body.toString('utf8')));
+    expect(page.changes.map((c) => c.id)).toEqual(same.changes.map((c) => c.id));
+    expect(page.changes).toHaveLength(300);
   });
 });
