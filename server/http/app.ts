@@ -82,6 +82,9 @@ export async function buildApp(
     bodyLimit: deps.rules.limits.uploadMaxBytes,
     // Fastify's own 503 while closing has no `code`: answered below in the protocol's shape instead.
     return503OnClosing: false,
+    // A client that stops reading a large (compressed, streamed) answer must not hold shutdown forever: on
+    // close every connection is ended; desks retry and catch up from their cursor.
+    forceCloseConnections: true,
   });
   const metrics = deps.metrics ?? new SyncMetrics(log.child({ component: 'metrics' }));
   const apiDeps: ApiDeps = {
