@@ -19,44 +19,21 @@ import { signToken } from '../server/auth/tokens.ts';
 import { startEmbeddedPostgres } from '../server/db/embedded.ts';
 import { migrate } from '../server/db/migrate.ts';
 import { createPool, type Pool } from '../server/db/pool.ts';
+import { numberArg, seedStudentEvents } from './support/seed-events.ts';
 
 const EVENTS = numberArg('--events', 1_000_000);
 const LIMIT = numberArg('--limit', 10_000);
-const INSERT_CHUNK = 100_000;
 const GZIP_EVERY = 5;
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-00';
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-function numberArg(name: string, fallback: number): number {
-  const index = process.argv.indexOf(name);
-  const value = index >= 0 ? Number(process.argv[index + 1]) : fallback;
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
-
 /** STUDENT-like payloads of about 200 bytes, in 1 000-row transactions' worth of commit times. */
 async function seed(pool: Pool, tenantId: string): Promise<void> {
-  for (let from = 1; from <= EVENTS; from += INSERT_CHUNK) {
-    const to = Math.min(EVENTS, from + INSERT_CHUNK - 1);
-    await pool.query(
-      `INSERT INTO sync_events (tenant_id, entity_type, entity_id, operation, payload, server_version,
-         commit_lsn, xid, modified_at)
-       SELECT $1, 'STUDENT', s.id, CASE WHEN g % 10 = 0 THEN 'UPDATE' ELSE 'CREATE' END,
-         jsonb_build_object('id', s.id, 'tenantId', $1::uuid, 'firstName', 'Aminata' || (g % 997),
-           'lastName', 'Diallo-' || (g % 1009), 'birthDate', make_date(2008 + g % 10, 1 + g % 12, 1 + g % 28),
-           'classId', $4::uuid, 'serverVersion', g,
-           'updatedAt', to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
-         g, '0/16B3748', 1000 + g / 1000, t.at
-       FROM generate_series($2::integer, $3::integer) AS g,
-         LATERAL (SELECT gen_random_uuid() AS id, g AS n) AS s,
-         LATERAL (SELECT timestamptz '2025-01-06 08:00:00+00' + (g / 1000) * interval '1 second' AS at) AS t
-       ORDER BY g`,
-      [tenantId, from, to, randomUUID()],
-    );
-    process.stdout.write(`  seeded ${to.toLocaleString('en')} events\r`);
-  }
+  await seedStudentEvents(pool, tenantId, EVENTS, {
+    updateEvery: 10,
+    onProgress: (seeded) => process.stdout.write(`  seeded ${seeded.toLocaleString('en')} events\r`),
+  });
   process.stdout.write('\n');
-  await pool.query('VACUUM ANALYZE sync_events');
   const size = await pool.query<{ bytes: number }>(
     'SELECT avg(length(payload::text))::integer AS bytes FROM sync_events TABLESAMPLE SYSTEM (1)',
   );
