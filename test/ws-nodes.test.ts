@@ -46,13 +46,20 @@ describe('fan-out across server nodes', () => {
   it('N2: a wake costs one read per woken tenant per node, however many desks the tenant has there', async () => {
     const busy = await createTenant(db.pool);
     const quiet = await createTenant(db.pool);
+    const already = nodeA.hub.stats.subscribers;
     const many = await Promise.all(Array.from({ length: 25 }, (_, i) => deskOn(nodeA, busy, `busy-${i}`)));
     const idle = await Promise.all(Array.from({ length: 5 }, (_, i) => deskOn(nodeA, quiet, `quiet-${i}`)));
-    await waitFor(
-      () => nodeA.app.deskSockets?.stats.byState.live === nodeA.app.deskSockets?.stats.connections,
-    );
-    // Let the reads of the joins settle before counting.
-    await new Promise((r) => setTimeout(r, 100));
+    // Count from a hub at rest: every desk fed by it, and the reads their joins caused all done.
+    await waitFor(() => {
+      const hub = nodeA.hub.stats;
+      return (
+        nodeA.app.deskSockets?.stats.byState.live === nodeA.app.deskSockets?.stats.connections &&
+        hub.subscribers === already + many.length + idle.length &&
+        hub.live === hub.subscribers &&
+        hub.readsInFlight === 0 &&
+        hub.tenantsPending === 0
+      );
+    });
     const before = nodeA.hub.stats;
     await appendEvents(db.pool, [{ tenantId: busy, count: 3 }]);
     for (const desk of many) await desk.waitForChanges(3);

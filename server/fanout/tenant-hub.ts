@@ -37,6 +37,9 @@ export interface HubStats {
   reads: number;
   tenantReads: number;
   batches: number;
+  /** Read statements in flight, and tenants waiting for a read: both 0 when the hub is at rest. */
+  readsInFlight: number;
+  tenantsPending: number;
   /** Whether LISTEN is in place now, and how many times it was established. */
   listening: boolean;
   listenConnections: number;
@@ -193,6 +196,8 @@ export class TenantHub implements Service {
       live,
       parked,
       ...this.#stats,
+      readsInFlight: this.#inFlight.size,
+      tenantsPending: this.#dirtyAll ? this.#channels.size : this.#dirty.size,
       listening: this.#listener.listening,
       listenConnections: this.#listener.connections,
     };
