@@ -117,7 +117,7 @@ describe('sync-admin operations', () => {
     const ids = await insertEvents(db.pool, { tenantId: tenant, count: 5 });
     await db.pool.query(
       `UPDATE sync_capture_state SET leader = 'node-a:42', last_commit_lsn = '0/1234', events_stored = 5,
-         last_commit_time = now() WHERE slot_name = $1`,
+         partial_commit_lsn = '0/5678', partial_changes = 40000, last_commit_time = now() WHERE slot_name = $1`,
       [rules.capture.slotName],
     );
 
@@ -143,6 +143,7 @@ describe('sync-admin operations', () => {
       leader: 'node-a:42',
       leaderConnected: false,
       lastLsn: '0/1234',
+      largeTransaction: { commitLsn: '0/5678', changesStored: 40000 },
       eventsStored: 5,
       eventsPerSecond: 0,
     });
@@ -170,6 +171,7 @@ describe('sync-admin operations', () => {
     );
     expect(table.stdout).toMatch(/^public\.students\s+FULL\s+yes\s+STUDENT$/m);
     expect(table.stdout).toMatch(/^capture: leader node-a:42 \(no leader connected\)$/m);
+    expect(table.stdout).toMatch(/^ {2}storing a large transaction \(commit 0\/5678\) in pieces: 40000 of/m);
     expect(table.stdout).toMatch(/^sync_events: 5 rows, /m);
     expect(table.stdout).toMatch(
       new RegExp(`^${tenant}\\s+Lycée Status\\s+0\\s+0\\s+c1\\.0\\.0\\s+\\d{4}-`, 'm'),

@@ -95,6 +95,12 @@ export function formatStatus(s: ReplicationStatus): string {
     `capture: leader ${capture.leader ?? '-'}${capture.leaderConnected ? '' : ' (no leader connected)'}`,
     `  last stored LSN ${capture.lastLsn ?? '-'} committed ${capture.lastCommitTime ?? '-'}`,
     `  ${capture.eventsStored} events stored, ${capture.eventsPerSecond ?? '-'} events/s`,
+    ...(capture.largeTransaction === null
+      ? []
+      : [
+          `  storing a large transaction (commit ${capture.largeTransaction.commitLsn}) in pieces: ` +
+            `${capture.largeTransaction.changesStored} of its changes stored so far`,
+        ]),
     '',
     `sync_events: ${log.rowsExact ? '' : '~'}${log.rows} rows, ${formatBytes(log.bytes)}, last id ${log.lastEventId}`,
   );

@@ -154,9 +154,15 @@ export class Capture implements Service {
 
   private async session(leadership: Leadership): Promise<void> {
     const { pool } = this.options;
-    const { slotName, publicationName, batchMaxRows, queueMaxRows } = this.options.rules.capture;
-    const state = await pool.query<{ last_commit_lsn: string; confirmed_flush_lsn: string | null }>(
-      `SELECT s.last_commit_lsn::text, r.confirmed_flush_lsn::text
+    const { slotName, publicationName, batchMaxRows, batchMaxBytes, queueMaxRows } =
+      this.options.rules.capture;
+    const state = await pool.query<{
+      last_commit_lsn: string;
+      partial_commit_lsn: string | null;
+      partial_changes: number;
+      confirmed_flush_lsn: string | null;
+    }>(
+      `SELECT s.last_commit_lsn::text, s.partial_commit_lsn::text, s.partial_changes, r.confirmed_flush_lsn::text
          FROM sync_capture_state s LEFT JOIN pg_replication_slots r ON r.slot_name = s.slot_name
         WHERE s.slot_name = $1`,
       [slotName],
@@ -167,9 +173,14 @@ export class Capture implements Service {
       connectionString: this.options.connectionString,
       slotName,
       publicationName,
-      storedLsn: row.last_commit_lsn,
+      progress: {
+        lsn: row.last_commit_lsn,
+        partialLsn: row.partial_commit_lsn,
+        partialChanges: row.partial_changes,
+      },
       confirmedFlushLsn: row.confirmed_flush_lsn,
       batchMaxRows,
+      batchMaxBytes,
       queueMaxRows,
       decoder: this.decoder,
       writer: this.writer,
@@ -191,7 +202,7 @@ export class Capture implements Service {
   }
 
   private stored(batch: StoredBatch): void {
-    this.lastStoredLsn = batch.lastCommitLsn;
+    this.lastStoredLsn = batch.progress.lsn;
     this.eventsStored += batch.events;
     this.rate.record(batch.events);
     try {

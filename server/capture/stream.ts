@@ -4,17 +4,19 @@ import type { ChangeDecoder } from './decode.ts';
 import { formatLsn, parseLsn } from './lsn.ts';
 import { RawTextPgoutputPlugin } from './plugin.ts';
 import { TransactionAssembler, type CapturedTransaction } from './transactions.ts';
-import type { BatchWriter, StoredBatch } from './writer.ts';
+import type { BatchWriter, CaptureProgress, StoredBatch } from './writer.ts';
 
 export interface CaptureStreamOptions {
   connectionString: string;
   slotName: string;
   publicationName: string;
-  /** sync_capture_state.last_commit_lsn at start: transactions committed at or below it are stored. */
-  storedLsn: string;
+  /** Capture progress at start: transactions committed at or below its LSN are stored, and the
+   * transaction it names as partial is stored up to its count of changes. */
+  progress: CaptureProgress;
   /** The slot's confirmed_flush_lsn at start, if known. */
   confirmedFlushLsn: string | null;
   batchMaxRows: number;
+  batchMaxBytes: number;
   queueMaxRows: number;
   decoder: ChangeDecoder;
   writer: BatchWriter;
@@ -46,11 +48,14 @@ export class CaptureStream {
   private readonly assembler: TransactionAssembler;
   private readonly queue: CapturedTransaction[] = [];
   private queuedRows = 0;
+  private queuedBytes = 0;
   private drainWaiters: (() => void)[] = [];
   private writing: Promise<void> | null = null;
   private readonly skipThrough: bigint;
-  private storedLsn: string;
+  private progress: CaptureProgress;
   private lastQueued: bigint;
+  /** The last piece queued left its transaction open: only its next piece may follow. */
+  private lastQueuedPartial = false;
   private acked: bigint;
   private skipped = 0;
   private stopping = false;
@@ -65,9 +70,17 @@ export class CaptureStream {
     });
     // Whoever awaits `finished` sees the failure; this keeps it from being an unhandled rejection meanwhile.
     this.finished.catch(() => undefined);
-    this.assembler = new TransactionAssembler(log, options.decoder);
-    this.storedLsn = options.storedLsn;
-    this.skipThrough = parseLsn(options.storedLsn);
+    const { progress } = options;
+    this.assembler = new TransactionAssembler(
+      log,
+      options.decoder,
+      { maxRows: options.batchMaxRows, maxBytes: options.batchMaxBytes },
+      progress.partialLsn === null
+        ? null
+        : { lsn: parseLsn(progress.partialLsn), changes: progress.partialChanges },
+    );
+    this.progress = progress;
+    this.skipThrough = parseLsn(progress.lsn);
     this.lastQueued = this.skipThrough;
     const confirmed = options.confirmedFlushLsn === null ? 0n : parseLsn(options.confirmedFlushLsn) - 1n;
     this.acked = confirmed > this.skipThrough ? confirmed : this.skipThrough;
@@ -83,7 +96,7 @@ export class CaptureStream {
 
   get status(): CaptureStreamStatus {
     return {
-      storedLsn: this.storedLsn,
+      storedLsn: this.progress.lsn,
       ackedLsn: formatLsn(this.acked),
       queuedTransactions: this.queue.length,
       queuedRows: this.queuedRows,
@@ -103,12 +116,12 @@ export class CaptureStream {
       messages: true,
     });
     // subscribe() settles only when the stream ends; the session is driven by the events above.
-    this.service.subscribe(plugin, this.options.slotName, this.options.storedLsn).then(
+    this.service.subscribe(plugin, this.options.slotName, this.progress.lsn).then(
       () => this.fail(new Error('replication stream ended')),
       (error: unknown) => this.fail(error),
     );
     await Promise.race([started, this.finished]);
-    this.log.info({ slot: this.options.slotName, from: this.options.storedLsn }, 'capture streaming');
+    this.log.info({ slot: this.options.slotName, from: this.progress }, 'capture streaming');
   }
 
   /** Ends the stream, lets a batch being written finish, and resolves `finished`. */
@@ -118,6 +131,11 @@ export class CaptureStream {
     await this.service.stop();
     await this.writing;
     this.settle.resolve();
+  }
+
+  /** Rows, or payload bytes of four full batches, held: the stream pauses until the writer catches up. */
+  private get queueFull(): boolean {
+    return this.queuedRows > this.options.queueMaxRows || this.queuedBytes > 4 * this.options.batchMaxBytes;
   }
 
   private get halted(): boolean {
@@ -135,7 +153,7 @@ export class CaptureStream {
       return undefined;
     }
     // Returning a promise makes the library pause the socket until the writer has caught up.
-    if (this.queuedRows > this.options.queueMaxRows) {
+    if (this.queueFull) {
       return new Promise((resolve) => this.drainWaiters.push(resolve));
     }
     return undefined;
@@ -143,15 +161,18 @@ export class CaptureStream {
 
   private enqueue(txn: CapturedTransaction): void {
     if (txn.lsn <= this.skipThrough) {
-      this.skipped++;
+      if (!txn.partial) this.skipped++;
       return;
     }
-    if (txn.lsn <= this.lastQueued) {
+    const continues = this.lastQueuedPartial && txn.lsn === this.lastQueued;
+    if (txn.lsn <= this.lastQueued && !continues) {
       throw new Error(`transaction ${txn.commitLsn} arrived after ${formatLsn(this.lastQueued)}`);
     }
     this.lastQueued = txn.lsn;
+    this.lastQueuedPartial = txn.partial;
     this.queue.push(txn);
     this.queuedRows += txn.rows.length;
+    this.queuedBytes += txn.bytes;
     this.startWriter();
   }
 
@@ -171,14 +192,17 @@ export class CaptureStream {
         const batch = this.takeBatch();
         const last = batch.at(-1)!;
         const rows = batch.reduce((n, txn) => n + txn.rows.length, 0);
-        if (rows > 0 || batch.some((txn) => txn.truncates.length > 0)) {
-          const stored = await this.options.writer.write(batch, this.storedLsn);
-          this.storedLsn = last.commitLsn;
+        // A transaction stored in part is finished even by an empty last piece: its progress must say so.
+        const finishes = this.progress.partialLsn !== null;
+        if (rows > 0 || finishes || batch.some((txn) => txn.truncates.length > 0)) {
+          const stored = await this.options.writer.write(batch, this.progress);
+          this.progress = stored.progress;
           this.options.onStored(stored);
         }
         this.queuedRows -= rows;
-        this.acknowledge(last.lsn);
-        if (this.queuedRows <= this.options.queueMaxRows) this.wakeReceivers();
+        this.queuedBytes -= batch.reduce((n, txn) => n + txn.bytes, 0);
+        if (!last.partial) this.acknowledge(last.lsn);
+        if (!this.queueFull) this.wakeReceivers();
       }
     } catch (error) {
       this.fail(error);
@@ -188,12 +212,18 @@ export class CaptureStream {
   private takeBatch(): CapturedTransaction[] {
     const batch: CapturedTransaction[] = [];
     let rows = 0;
+    let bytes = 0;
     for (let next = this.queue[0]; next !== undefined; next = this.queue[0]) {
-      // A transaction is never split; one larger than a batch is a batch of its own.
-      if (batch.length > 0 && rows + next.rows.length > this.options.batchMaxRows) break;
+      const full =
+        rows + next.rows.length > this.options.batchMaxRows ||
+        bytes + next.bytes > this.options.batchMaxBytes;
+      if (batch.length > 0 && full) break;
       batch.push(next);
       rows += next.rows.length;
+      bytes += next.bytes;
       this.queue.shift();
+      // A batch ends with a partial piece: the progress it stores names that one open transaction.
+      if (next.partial) break;
     }
     return batch;
   }

@@ -10,7 +10,11 @@ export interface CapturedTruncate {
   tables: string[];
 }
 
-/** One committed source transaction, as it will be stored: all of it in one batch, never split. */
+/**
+ * A committed source transaction, or a piece of one: a transaction with more rows than a batch holds is
+ * handed over in pieces as it arrives, so memory stays bounded whatever its size. Every piece but the
+ * last is `partial`; only the last one's commit LSN may be acknowledged.
+ */
 export interface CapturedTransaction {
   /** Start of the commit record, as in the Begin/Commit messages: what is stored and acknowledged. */
   commitLsn: string;
@@ -22,11 +26,26 @@ export interface CapturedTransaction {
   /** The upload each row came from (null: another writer), parallel to `rows`. */
   origins: (ChangeOrigin | null)[];
   truncates: CapturedTruncate[];
+  /** Characters of the rows' payloads (what bounds a batch's size besides its row count). */
+  bytes: number;
+  /** More of this transaction follows. */
+  partial: boolean;
+  /** Changes (row and TRUNCATE messages) of the transaction up to the end of this piece. */
+  changesThrough: number;
 }
 
 interface OpenTransaction extends CapturedTransaction {
-  origins: (ChangeOrigin | null)[];
   originQueue: OriginQueue;
+  /** Changes of the transaction received so far. */
+  changes: number;
+  /** Changes already stored by an earlier session: received again, and dropped. */
+  skipChanges: number;
+}
+
+/** A transaction stored in part before a restart: its commit LSN and how many of its changes are stored. */
+export interface PartialProgress {
+  lsn: bigint;
+  changes: number;
 }
 
 /**
@@ -36,16 +55,26 @@ interface OpenTransaction extends CapturedTransaction {
 export class TransactionAssembler {
   private open: OpenTransaction | null = null;
 
+  /**
+   * @param piece rows and payload characters of a transaction held before they are handed over as a
+   *   partial piece
+   * @param resume the transaction stored in part before this session, whose stored changes are dropped
+   */
   constructor(
     private readonly log: Logger,
     private readonly decoder: ChangeDecoder,
+    private readonly piece: { maxRows: number; maxBytes: number },
+    private readonly resume: PartialProgress | null = null,
   ) {}
 
   get inTransaction(): boolean {
     return this.open !== null;
   }
 
-  /** Feeds one message; returns the transaction when `message` is its commit. */
+  /**
+   * Feeds one message; returns the transaction when `message` is its commit, or a partial piece when the
+   * open transaction holds a full piece and `message` brings more.
+   */
   push(message: Pgoutput.Message): CapturedTransaction | null {
     switch (message.tag) {
       case 'begin':
@@ -53,12 +82,16 @@ export class TransactionAssembler {
         return null;
       case 'insert':
       case 'update':
-      case 'delete':
+      case 'delete': {
+        const piece = this.cutPiece();
         this.row(message);
-        return null;
-      case 'truncate':
+        return piece;
+      }
+      case 'truncate': {
+        const piece = this.cutPiece();
         this.truncate(message);
-        return null;
+        return piece;
+      }
       case 'message':
         if (message.transactional && message.prefix === ORIGIN_MESSAGE_PREFIX) this.origin(message);
         return null;
@@ -91,7 +124,40 @@ export class TransactionAssembler {
       rows: [],
       origins: [],
       truncates: [],
+      bytes: 0,
+      partial: false,
+      changesThrough: 0,
       originQueue: new OriginQueue(),
+      changes: 0,
+      skipChanges: this.resume?.lsn === lsn ? this.resume.changes : 0,
+    };
+  }
+
+  /** Hands over the rows held so far when they fill a piece (before the next change is added). */
+  private cutPiece(): CapturedTransaction | null {
+    const txn = this.open;
+    if (txn === null || (txn.rows.length < this.piece.maxRows && txn.bytes < this.piece.maxBytes))
+      return null;
+    const piece = this.take(txn, true);
+    txn.bytes = 0;
+    txn.rows = [];
+    txn.origins = [];
+    txn.truncates = [];
+    return piece;
+  }
+
+  private take(txn: OpenTransaction, partial: boolean): CapturedTransaction {
+    return {
+      commitLsn: txn.commitLsn,
+      lsn: txn.lsn,
+      xid: txn.xid,
+      commitTime: txn.commitTime,
+      rows: txn.rows,
+      origins: txn.origins,
+      truncates: txn.truncates,
+      bytes: txn.bytes,
+      partial,
+      changesThrough: txn.changes,
     };
   }
 
@@ -102,6 +168,8 @@ export class TransactionAssembler {
 
   private row(message: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete): void {
     const txn = this.current(message.tag);
+    // Stored by an earlier session; its origins are still taken, so the later rows keep theirs.
+    const stored = txn.changes++ < txn.skipChanges;
     const rows = this.decoder.decode(message);
     if (rows.length === 0 && this.decoder.entityTypeOf(message.relation) !== undefined) {
       this.log.warn(
@@ -115,6 +183,8 @@ export class TransactionAssembler {
       if (row.operation === 'DELETE' && origin !== null && origin.deleteVersion > 0) {
         row.serverVersion = String(origin.deleteVersion);
       }
+      if (stored) continue;
+      txn.bytes += row.payload.length;
       txn.rows.push(row);
       txn.origins.push(origin);
     }
@@ -122,6 +192,7 @@ export class TransactionAssembler {
 
   private truncate(message: Pgoutput.MessageTruncate): void {
     const txn = this.current('truncate');
+    if (txn.changes++ < txn.skipChanges) return;
     const tables = message.relations
       .filter((relation) => relation !== undefined && this.decoder.entityTypeOf(relation) !== undefined)
       .map((relation) => relation.name);
@@ -141,15 +212,7 @@ export class TransactionAssembler {
     if (message.commitLsn === null || parseLsn(message.commitLsn) !== txn.lsn) {
       throw new Error(`commit LSN ${message.commitLsn} does not match begin's ${txn.commitLsn}`);
     }
-    return {
-      commitLsn: txn.commitLsn,
-      lsn: txn.lsn,
-      xid: txn.xid,
-      commitTime: txn.commitTime,
-      rows: txn.rows,
-      origins: txn.origins,
-      truncates: txn.truncates,
-    };
+    return this.take(txn, false);
   }
 }
 

@@ -6,6 +6,17 @@ import type { ChangeRow } from './decode.ts';
 import type { ChangeOrigin } from './origin.ts';
 import type { CapturedTransaction } from './transactions.ts';
 
+/**
+ * How far capture has stored: every transaction committed at or below `lsn`, and, while a transaction
+ * too large for one batch is being stored in pieces, the first `partialChanges` changes of the one
+ * committed at `partialLsn`.
+ */
+export interface CaptureProgress {
+  lsn: string;
+  partialLsn: string | null;
+  partialChanges: number;
+}
+
 /** What one committed batch stored. */
 export interface StoredBatch {
   /** Tenants with new events; every tenant when `all` (a TRUNCATE bumped every epoch). */
@@ -13,14 +24,18 @@ export interface StoredBatch {
   all: boolean;
   lastEventId: number;
   events: number;
-  lastCommitLsn: string;
+  progress: CaptureProgress;
 }
 
 /** Another capture stored progress this one did not expect: it is no longer the only writer. */
 export class CaptureFencedError extends Error {
   readonly code = 'CAPTURE_FENCED';
-  constructor(slotName: string, expectedLsn: string) {
-    super(`capture progress of slot ${slotName} moved past ${expectedLsn}: another capture is writing`);
+  constructor(slotName: string, expected: CaptureProgress) {
+    const at =
+      expected.partialLsn === null
+        ? expected.lsn
+        : `${expected.lsn} (+${expected.partialChanges} of ${expected.partialLsn})`;
+    super(`capture progress of slot ${slotName} moved past ${at}: another capture is writing`);
     this.name = 'CaptureFencedError';
   }
 }
@@ -121,21 +136,40 @@ export class BatchWriter {
     private readonly options: { pool: Pool; slotName: string; identity: string },
   ) {}
 
-  async write(batch: readonly CapturedTransaction[], expectedLsn: string): Promise<StoredBatch> {
+  async write(batch: readonly CapturedTransaction[], expected: CaptureProgress): Promise<StoredBatch> {
     const last = batch.at(-1);
     if (last === undefined) throw new Error('empty batch');
+    const complete = batch.findLast((txn) => !txn.partial);
+    const progress: CaptureProgress = {
+      lsn: complete?.commitLsn ?? expected.lsn,
+      partialLsn: last.partial ? last.commitLsn : null,
+      partialChanges: last.partial ? last.changesThrough : 0,
+    };
     const { steps, events, tenantIds, truncated } = plan(batch);
     const client = await this.options.pool.connect();
     try {
       await client.query('BEGIN');
       const fenced = await client.query(
         `UPDATE sync_capture_state
-            SET last_commit_lsn = $3, last_commit_time = $4, events_stored = events_stored + $5,
-                leader = $6, updated_at = now()
-          WHERE slot_name = $1 AND last_commit_lsn = $2`,
-        [this.options.slotName, expectedLsn, last.commitLsn, last.commitTime, events, this.options.identity],
+            SET last_commit_lsn = $5, partial_commit_lsn = $6, partial_changes = $7,
+                last_commit_time = coalesce($8, last_commit_time), events_stored = events_stored + $9,
+                leader = $10, updated_at = now()
+          WHERE slot_name = $1 AND last_commit_lsn = $2
+            AND partial_commit_lsn IS NOT DISTINCT FROM $3::pg_lsn AND partial_changes = $4`,
+        [
+          this.options.slotName,
+          expected.lsn,
+          expected.partialLsn,
+          expected.partialChanges,
+          progress.lsn,
+          progress.partialLsn,
+          progress.partialChanges,
+          complete?.commitTime ?? null,
+          events,
+          this.options.identity,
+        ],
       );
-      if (fenced.rowCount !== 1) throw new CaptureFencedError(this.options.slotName, expectedLsn);
+      if (fenced.rowCount !== 1) throw new CaptureFencedError(this.options.slotName, expected);
       let lastEventId = 0;
       for (const step of steps) {
         if (step.kind === 'rows') lastEventId = await insertEvents(client, step.columns);
@@ -153,7 +187,7 @@ export class BatchWriter {
         all: truncated,
         lastEventId,
         events,
-        lastCommitLsn: last.commitLsn,
+        progress,
       };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);

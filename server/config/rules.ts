@@ -50,6 +50,13 @@ export const syncRulesSchema = z.strictObject({
       slotName: identifier.default(defaults.capture.slotName),
       publicationName: identifier.default(defaults.capture.publicationName),
       batchMaxRows: z.number().int().min(1).max(1_000_000).default(defaults.capture.batchMaxRows),
+      // Postgres refuses a jsonb value over 256 MiB, and a batch's payloads travel as one.
+      batchMaxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(128 * 1024 ** 2)
+        .default(defaults.capture.batchMaxBytes),
       queueMaxRows: z.number().int().min(1).max(10_000_000).default(defaults.capture.queueMaxRows),
       standbyPollMs: z.number().int().min(50).max(60_000).default(defaults.capture.standbyPollMs),
     })

@@ -216,12 +216,14 @@ async function readCapture(
   const result = await pool.query<{
     leader: string | null;
     last_commit_lsn: string | null;
+    partial_commit_lsn: string | null;
+    partial_changes: number | null;
     last_commit_time: Date | null;
     events_stored: number | null;
     updated_at: Date | null;
     lock_held: boolean;
   }>(
-    `SELECT s.leader, s.last_commit_lsn::text, s.last_commit_time, s.events_stored, s.updated_at,
+    `SELECT s.leader, s.last_commit_lsn::text, s.partial_commit_lsn::text, s.partial_changes, s.last_commit_time, s.events_stored, s.updated_at,
             EXISTS (SELECT 1 FROM pg_locks l
                      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
                        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
@@ -235,6 +237,10 @@ async function readCapture(
     leader: row.leader,
     leaderConnected: row.lock_held,
     lastLsn: row.last_commit_lsn,
+    largeTransaction:
+      row.partial_commit_lsn === null
+        ? null
+        : { commitLsn: row.partial_commit_lsn, changesStored: row.partial_changes ?? 0 },
     lastCommitTime: row.last_commit_time?.toISOString() ?? null,
     eventsStored: row.events_stored ?? 0,
     updatedAt: row.updated_at?.toISOString() ?? null,

@@ -97,7 +97,8 @@ export async function restartLog(client: PoolClient, slotName: string, reason: s
   try {
     await client.query(
       `INSERT INTO sync_capture_state (slot_name) VALUES ($1)
-       ON CONFLICT (slot_name) DO UPDATE SET last_commit_lsn = '0/0', updated_at = now()`,
+       ON CONFLICT (slot_name) DO UPDATE
+         SET last_commit_lsn = '0/0', partial_commit_lsn = NULL, partial_changes = 0, updated_at = now()`,
       [slotName],
     );
     const tenants = await bumpAllEpochs(client, reason);

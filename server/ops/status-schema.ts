@@ -64,6 +64,8 @@ export const replicationStatusSchema = z.object({
     leaderConnected: z.boolean(),
     /** Commit LSN of the last transaction whose events are stored. */
     lastLsn: z.string().nullable(),
+    /** A source transaction larger than a batch, being stored in pieces: its commit LSN and changes stored. */
+    largeTransaction: z.object({ commitLsn: z.string(), changesStored: z.number() }).nullable(),
     lastCommitTime: z.string().nullable(),
     eventsStored: z.number(),
     /** null when it cannot be told from one reading. */

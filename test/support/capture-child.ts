@@ -1,6 +1,7 @@
 /**
  * A capture process for tests that kill it: `node --import tsx test/support/capture-child.ts`.
- * Environment: CAPTURE_DATABASE_URL, CAPTURE_SLOT, CAPTURE_IDENTITY, optional CAPTURE_BATCH_MAX_ROWS.
+ * Environment: CAPTURE_DATABASE_URL, CAPTURE_SLOT, CAPTURE_IDENTITY, optional CAPTURE_BATCH_MAX_ROWS and
+ * CAPTURE_QUEUE_MAX_ROWS.
  * Prints one JSON status line to stdout every 100 ms; stops cleanly on SIGTERM.
  */
 import { pino } from 'pino';
@@ -21,6 +22,7 @@ const rules = parseSyncRules({
     publicationName: 'sync_pub',
     standbyPollMs: 100,
     batchMaxRows: Number(process.env.CAPTURE_BATCH_MAX_ROWS ?? 5000),
+    queueMaxRows: Number(process.env.CAPTURE_QUEUE_MAX_ROWS ?? 100_000),
   },
 });
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }, pino.destination(2));

@@ -7,9 +7,10 @@ import { waitFor, type TestDatabase } from './db.ts';
 
 /** Sync rules for a capture test. Slot names are cluster-wide, so each test database gets its own. */
 export function captureRules(db: TestDatabase, overrides: Record<string, unknown> = {}): SyncRules {
+  const capture = (overrides.capture ?? {}) as Record<string, unknown>;
   return parseSyncRules({
     ...overrides,
-    capture: { slotName: `slot_${db.name}`, publicationName: 'sync_pub', standbyPollMs: 100 },
+    capture: { ...capture, slotName: `slot_${db.name}`, publicationName: 'sync_pub', standbyPollMs: 100 },
   });
 }
 
@@ -30,10 +31,12 @@ export class CaptureChild {
     db: TestDatabase,
     rules: SyncRules,
     readonly identity: string,
+    env: Record<string, string> = {},
   ) {
     this.process = spawn(process.execPath, ['--import', 'tsx', CHILD], {
       env: {
         ...process.env,
+        ...env,
         CAPTURE_DATABASE_URL: db.url,
         CAPTURE_SLOT: rules.capture.slotName,
         CAPTURE_IDENTITY: identity,
