@@ -335,4 +335,143 @@ describe('desk store: outbox and upload responses', () => {
       expect.objectContaining({ code: 'UNKNOWN_CONFLICT' }),
     );
   });
+
+  it('U11: one decision per record: two edits that met the conflict in one upload show once; KEEP_LOCAL keeps the latest; an edit made since waits, then goes on top', () => {
+    const store = desk.open();
+    const id = seedStudent(store, 4);
+    const one = store.update('STUDENT', id, { firstName: 'One' });
+    const two = store.update('STUDENT', id, { firstName: 'Two' });
+    store.markSent([one.outboxEventId, two.outboxEventId]);
+    const serverData = {
+      id,
+      tenantId: store.tenantId,
+      firstName: 'Theirs',
+      lastName: 'Dupont',
+      serverVersion: 7,
+    };
+    store.applyUploadResponse({
+      ...none,
+      conflicts: [
+        { outboxEventId: one.outboxEventId, reason: 'moved', serverData },
+        { outboxEventId: two.outboxEventId, reason: 'moved', serverData },
+      ],
+    });
+    const since = store.update('STUDENT', id, { lastName: 'Since' });
+    // Sent now, it would only meet the same conflict.
+    expect(store.pendingBatch()).toEqual([]);
+    expect(store.pendingCount()).toBe(1);
+    expect(store.conflicts()).toEqual([
+      expect.objectContaining({
+        outboxEventId: one.outboxEventId,
+        edits: 3,
+        local: expect.objectContaining({ payload: expect.objectContaining({ firstName: 'Two' }) }),
+      }),
+    ]);
+
+    const { outboxEventId, request } = store.resolveLocally(one.outboxEventId, 'KEEP_LOCAL');
+    expect(outboxEventId).toBe(one.outboxEventId);
+    expect(request).toEqual({
+      choice: 'KEEP_LOCAL',
+      payload: expect.objectContaining({ firstName: 'Two' }),
+      serverVersion: 7,
+    });
+    expect(outboxRow(desk.path(), two.outboxEventId)).toMatchObject({
+      status: 'ACKNOWLEDGED',
+      error_code: 'SUPERSEDED',
+    });
+    expect(store.unsentResolutions().map((r) => r.outboxEventId)).toEqual([one.outboxEventId]);
+    expect(store.pendingBatch()).toEqual([]);
+
+    store.applyUploadResponse({
+      ...none,
+      acknowledged: [
+        { outboxEventId: one.outboxEventId, serverEventId: 'r1', entityId: id, serverVersion: 9 },
+      ],
+    });
+    expect(store.conflicts()).toEqual([]);
+    expect(store.pendingBatch()).toEqual([
+      expect.objectContaining({
+        id: since.outboxEventId,
+        localVersion: 9,
+        payload: expect.objectContaining({ firstName: 'Two', lastName: 'Since' }),
+      }),
+    ]);
+  });
+
+  it('U12: ACCEPT_SERVER settles every conflicting edit of the record, tells the server of each, and drops the edits made since', () => {
+    const store = desk.open();
+    const id = seedStudent(store, 4);
+    const one = store.update('STUDENT', id, { firstName: 'One' });
+    const two = store.update('STUDENT', id, { firstName: 'Two' });
+    store.markSent([one.outboxEventId, two.outboxEventId]);
+    const serverData = {
+      id,
+      tenantId: store.tenantId,
+      firstName: 'Theirs',
+      lastName: 'Dupont',
+      serverVersion: 7,
+    };
+    store.applyUploadResponse({
+      ...none,
+      conflicts: [
+        { outboxEventId: one.outboxEventId, reason: 'moved', serverData },
+        { outboxEventId: two.outboxEventId, reason: 'moved', serverData },
+      ],
+    });
+    const since = store.update('STUDENT', id, { lastName: 'Since' });
+    store.resolveLocally(one.outboxEventId, 'ACCEPT_SERVER');
+    expect(store.get('STUDENT', id)).toMatchObject({
+      firstName: 'Theirs',
+      lastName: 'Dupont',
+      serverVersion: 7,
+    });
+    expect(store.conflicts()).toEqual([]);
+    expect(store.pendingCount()).toBe(0);
+    expect(outboxRow(desk.path(), since.outboxEventId)).toMatchObject({
+      status: 'ACKNOWLEDGED',
+      error_code: 'SUPERSEDED',
+    });
+    expect(store.unsentResolutions()).toEqual([
+      { outboxEventId: one.outboxEventId, request: { choice: 'ACCEPT_SERVER', serverVersion: 7 } },
+      { outboxEventId: two.outboxEventId, request: { choice: 'ACCEPT_SERVER', serverVersion: 7 } },
+    ]);
+    // A server change now reaches the row: nothing of this desk holds it any more.
+    expect(store.applyChanges([studentChange(id, 8, { firstName: 'Later' })], 'c8').held).toBe(0);
+    expect(store.get('STUDENT', id)?.firstName).toBe('Later');
+  });
+
+  it('U13: edited, then deleted, both in conflict: KEEP_LOCAL keeps the edit and deletes on top of its answer', () => {
+    const store = desk.open();
+    const id = seedStudent(store, 4);
+    const edit = store.update('STUDENT', id, { firstName: 'One' });
+    const removal = store.remove('STUDENT', id);
+    store.markSent([edit.outboxEventId, removal.outboxEventId]);
+    const serverData = {
+      id,
+      tenantId: store.tenantId,
+      firstName: 'Theirs',
+      lastName: 'Dupont',
+      serverVersion: 7,
+    };
+    store.applyUploadResponse({
+      ...none,
+      conflicts: [
+        { outboxEventId: edit.outboxEventId, reason: 'moved', serverData },
+        { outboxEventId: removal.outboxEventId, reason: 'moved', serverData },
+      ],
+    });
+    expect(store.conflicts()).toEqual([expect.objectContaining({ operation: 'DELETE', edits: 2 })]);
+    store.resolveLocally(edit.outboxEventId, 'KEEP_LOCAL');
+    expect(store.pendingBatch()).toEqual([]);
+    store.applyUploadResponse({
+      ...none,
+      acknowledged: [
+        { outboxEventId: edit.outboxEventId, serverEventId: 'r1', entityId: id, serverVersion: 9 },
+      ],
+    });
+    expect(store.pendingBatch()).toEqual([
+      expect.objectContaining({ operation: 'DELETE', entityId: id, localVersion: 9 }),
+    ]);
+    expect(store.get('STUDENT', id)).toBeUndefined();
+  });
 });

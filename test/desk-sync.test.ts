@@ -148,4 +148,36 @@ describe('DeskSync against the real server', () => {
     expect(b.store.list('STUDENT').some((s) => s.firstName === 'Off0')).toBe(false);
     await expectAllEqual();
   });
+
+  it('S6: a desk that edited one student twice offline meets one conflict, not two; an edit made while it waits joins the decision; KEEP_LOCAL leads all three to its latest', async () => {
+    await a.stop();
+    await b.stop();
+    a.store.update('STUDENT', studentId, { firstName: 'TwiceA' });
+    a.store.update('STUDENT', studentId, { lastName: 'TwiceA-2' });
+    b.store.update('STUDENT', studentId, { firstName: 'OnceB' });
+    b.start();
+    await waitFor(() => b.store.pendingCount() === 0, { message: 'B acknowledged' });
+    a.start();
+    await waitFor(() => a.store.conflicts().length === 1, { message: 'A in conflict' });
+    expect(a.store.conflicts()[0]).toMatchObject({ edits: 2, server: { data: { firstName: 'OnceB' } } });
+    a.store.update('STUDENT', studentId, { notes: 'While deciding' });
+    // Held behind the decision: not sent, so no second conflict.
+    expect(a.store.pendingBatch()).toEqual([]);
+    expect(a.store.conflicts()).toHaveLength(1);
+
+    a.store.resolveLocally(a.store.conflicts()[0]!.outboxEventId, 'KEEP_LOCAL');
+    await waitFor(() => a.store.pendingCount() === 0 && a.store.unsentResolutions().length === 0, {
+      message: 'A drained',
+    });
+    const row = await db.pool.query('SELECT first_name, last_name, notes FROM students WHERE id = $1', [
+      studentId,
+    ]);
+    expect(row.rows[0]).toEqual({ first_name: 'TwiceA', last_name: 'TwiceA-2', notes: 'While deciding' });
+    expect(a.store.conflicts()).toEqual([]);
+    expect(a.store.outboxCounts().CONFLICT).toBe(0);
+    await waitFor(() => b.store.get('STUDENT', studentId)?.notes === 'While deciding', {
+      message: 'B got A',
+    });
+    await expectAllEqual();
+  });
 });

@@ -164,14 +164,20 @@ describe('desk UI in Chromium', () => {
   });
 
   /** Edits Awa here while the server is down and on the server meanwhile; returns once the dialog shows it. */
-  const makeConflict = async (mine: string, theirs: string) => {
+  /** `notes`: a second edit of the record, also made offline, which the same decision covers. */
+  const makeConflict = async (mine: string, theirs: string, notes?: string) => {
     const { page } = ui;
     await page.click('[data-test=tab-students]');
     await ui.server.stop();
     await page.waitForSelector('[data-test=connection].offline', { timeout: 10_000 });
-    await page.click(`[data-test=student-row][data-id="${awaId}"] [data-test=edit]`);
-    await ui.fillStudent({ firstName: mine });
-    await page.click('[data-test=save]');
+    const edit = async (fields: Record<string, string>): Promise<void> => {
+      await page.click(`[data-test=student-row][data-id="${awaId}"] [data-test=edit]`);
+      await ui.fillStudent(fields);
+      await page.click('[data-test=save]');
+      await page.waitForSelector('[data-test=student-form]', { state: 'detached' });
+    };
+    await edit({ firstName: mine });
+    if (notes !== undefined) await edit({ notes });
     await ui.db.pool.query('UPDATE students SET first_name = $1 WHERE id = $2', [theirs, awaId]);
     await ui.server.start();
     await page.waitForSelector('[data-test=conflict-count]:text("1")', { timeout: 15_000 });
@@ -184,11 +190,15 @@ describe('desk UI in Chromium', () => {
     expect(await firstName.locator('[data-test=mine]').textContent()).toBe(mine);
     expect(await firstName.locator('[data-test=theirs]').textContent()).toBe(theirs);
     expect(await dialog.locator('tr[data-field=lastName] [data-test=mine]').textContent()).toBe('Diallo-Sy');
+    if (notes !== undefined) {
+      expect(await dialog.locator('tr[data-field=notes] [data-test=mine]').textContent()).toBe(notes);
+      expect(await dialog.locator('[data-test=edits]').textContent()).toContain('your 2 changes');
+    }
     return dialog;
   };
 
-  it('U6: a conflict shows side by side; "Keep mine" leaves desk and server equal with her version', async () => {
-    const dialog = await makeConflict('Awa-Mine', 'Awa-Server');
+  it('U6: a conflict shows side by side, once for her two edits; "Keep mine" leaves desk and server equal with her version', async () => {
+    const dialog = await makeConflict('Awa-Mine', 'Awa-Server', 'Second edit');
     await ui.screenshot('desk-conflict-dialog.png');
     await dialog.locator('[data-test=keep-mine]').click();
     await dialog.waitFor({ state: 'hidden' });
@@ -201,6 +211,7 @@ describe('desk UI in Chromium', () => {
     await waitFor(async () => (await ui.serverStudent(awaId))?.first_name === 'Awa-Mine', {
       message: 'server took hers',
     });
+    expect(ui.desk.store.get('STUDENT', awaId)?.notes).toBe('Second edit');
     expect(ui.desk.store.get('STUDENT', awaId)?.firstName).toBe('Awa-Mine');
     await expectDeskEqualsServer();
     await ui.page.waitForSelector('[data-test=conflict-row]', { state: 'detached' });

@@ -76,9 +76,15 @@ export class OutboxStore {
       INSERT INTO outbox_events (id, tenant_id, entity_type, entity_id, operation, payload, local_version, created_at, status)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING')`);
     this.byIdStmt = db.prepare('SELECT * FROM outbox_events WHERE id = ?');
-    this.pendingStmt = db.prepare(
-      `SELECT * FROM outbox_events WHERE status = 'PENDING' ORDER BY seq LIMIT ?`,
-    );
+    // An edit made after one of its entity's edits met a conflict waits for the user's decision: sent now,
+    // it would only meet the same conflict again (see ConflictStore.resolve).
+    this.pendingStmt = db.prepare(`
+      SELECT * FROM outbox_events o
+      WHERE status = 'PENDING'
+        AND NOT EXISTS (SELECT 1 FROM outbox_events c
+                        WHERE c.entity_type = o.entity_type AND c.entity_id = o.entity_id
+                          AND c.status = 'CONFLICT' AND c.seq < o.seq)
+      ORDER BY seq LIMIT ?`);
     this.markSentStmt = db.prepare(`
       UPDATE outbox_events SET status = 'SENT', attempt_count = attempt_count + 1, last_attempt_at = ?
       WHERE id = ? AND status = 'PENDING'`);

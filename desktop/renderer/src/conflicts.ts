@@ -75,7 +75,8 @@ export class ConflictsScreen {
 
   private openDialog(conflict: ConflictView): void {
     const differing = new Set(conflict.differingFields);
-    const mine = conflict.operation === 'DELETE' ? null : conflict.local.payload;
+    // What keeping this desk's version leads to: the row as it is here now, later edits included.
+    const mine = conflict.operation === 'DELETE' ? null : (conflict.local.current ?? conflict.local.payload);
     const theirs = conflict.server.data;
     const rows = fieldsOf(conflict).map((field) =>
       h(
@@ -99,6 +100,16 @@ export class ConflictsScreen {
     this.dialog.replaceChildren(
       h('h2', {}, `${titleOf(conflict)}: two versions`),
       h('p', { class: 'hint' }, 'Highlighted rows differ. Your version was made on this computer.'),
+      ...(conflict.edits > 1
+        ? [
+            h(
+              'p',
+              { class: 'hint', 'data-test': 'edits' },
+              `This decision covers your ${conflict.edits} changes to this record. Keeping yours sends them all;` +
+                " taking the server's drops them.",
+            ),
+          ]
+        : []),
       h(
         'table',
         { class: 'side-by-side' },
