@@ -14,7 +14,6 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { pino } from 'pino';
 import { openDatabase } from '../desktop/store/database.ts';
 import { DeskStore } from '../desktop/store/index.ts';
@@ -22,10 +21,9 @@ import { CatchUp } from '../desktop/sync/catch-up.ts';
 import { SyncHttp } from '../desktop/sync/sync-http.ts';
 import { SyncStatusBoard } from '../desktop/sync/sync-status.ts';
 import { signToken } from '../server/auth/tokens.ts';
-import { startEmbeddedPostgres } from '../server/db/embedded.ts';
-import { migrate } from '../server/db/migrate.ts';
-import { createPool, type Pool } from '../server/db/pool.ts';
+import type { Pool } from '../server/db/pool.ts';
 import { encodeCursor } from '../server/log/cursor.ts';
+import { startBenchPostgres } from './support/postgres.ts';
 import { numberArg, seedStudentEvents } from './support/seed-events.ts';
 
 const EVENTS = numberArg('--events', 1_000_000);
@@ -114,23 +112,16 @@ async function deskRun(port: number, token: string, tenantId: string, path: stri
 const rate = (t: Timing): string => `${Math.round(t.changes / t.seconds).toLocaleString('en')} changes/s`;
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'desk-catchup-bench-'));
-  const pgDir = mkdtempSync(join(tmpdir(), 'desk-catchup-bench-pg-'));
-  const postgres = await startEmbeddedPostgres({
-    dir: pgDir,
-    extraFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'shared_buffers=256MB'],
+  const postgres = await startBenchPostgres({
+    name: 'bench-desk-catchup',
+    flags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'shared_buffers=256MB'],
+    poolMax: 2,
+    log,
   });
+  const { url: databaseUrl, pool } = postgres;
+  const dir = mkdtempSync(join(tmpdir(), 'desk-catchup-bench-'));
   let child: ChildProcess | undefined;
   try {
-    const admin = new pg.Client({ connectionString: postgres.connectionString });
-    await admin.connect();
-    await admin.query('CREATE DATABASE bench');
-    await admin.end();
-    const databaseUrl = postgres.databaseUrl('bench');
-    const pool = createPool(databaseUrl, { max: 2, application: 'bench-desk-catchup' });
-    // Stopping Postgres after a failure ends idle clients: the failure itself is what is reported.
-    pool.on('error', () => undefined);
-    await migrate(pool, log);
     const tenantId = randomUUID();
     await pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'Bench school')`, [tenantId]);
     console.log(`seeding ${EVENTS.toLocaleString('en')} changes…`);
@@ -171,7 +162,6 @@ async function main(): Promise<void> {
     }
     await postgres.stop();
     rmSync(dir, { recursive: true, force: true });
-    rmSync(pgDir, { recursive: true, force: true });
   }
 }
 

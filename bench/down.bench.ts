@@ -7,18 +7,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import pg from 'pg';
-import { pino } from 'pino';
 import { signToken } from '../server/auth/tokens.ts';
-import { startEmbeddedPostgres } from '../server/db/embedded.ts';
-import { migrate } from '../server/db/migrate.ts';
-import { createPool, type Pool } from '../server/db/pool.ts';
+import type { Pool } from '../server/db/pool.ts';
+import { startBenchPostgres } from './support/postgres.ts';
 import { numberArg, seedStudentEvents } from './support/seed-events.ts';
 
 const EVENTS = numberArg('--events', 1_000_000);
@@ -165,20 +161,14 @@ function mb(kb: number): string {
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'sync-bench-down-'));
-  const postgres = await startEmbeddedPostgres({
-    dir,
-    extraFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'shared_buffers=256MB'],
+  const postgres = await startBenchPostgres({
+    name: 'bench-down',
+    flags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'shared_buffers=256MB'],
+    poolMax: 2,
   });
+  const { url: databaseUrl, pool } = postgres;
   let child: ChildProcess | undefined;
   try {
-    const admin = new pg.Client({ connectionString: postgres.connectionString });
-    await admin.connect();
-    await admin.query('CREATE DATABASE bench');
-    await admin.end();
-    const databaseUrl = postgres.databaseUrl('bench');
-    const pool = createPool(databaseUrl, { max: 2, application: 'bench-down' });
-    await migrate(pool, pino({ level: 'warn' }));
     const tenantId = randomUUID();
     await pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'Bench school')`, [tenantId]);
     console.log(`seeding ${EVENTS.toLocaleString('en')} sync_events for one tenant…`);
@@ -233,7 +223,6 @@ async function main(): Promise<void> {
       await exited;
     }
     await postgres.stop();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 

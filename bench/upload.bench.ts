@@ -7,19 +7,14 @@
  *   npx tsx bench/upload.bench.ts [--events 10000]
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { pino } from 'pino';
 import type { OutboxEvent } from '../shared/protocol.ts';
 import { signToken } from '../server/auth/tokens.ts';
 import { parseSyncRules } from '../server/config/rules.ts';
-import { startEmbeddedPostgres } from '../server/db/embedded.ts';
-import { migrate } from '../server/db/migrate.ts';
-import { createPool, type Pool } from '../server/db/pool.ts';
+import type { Pool } from '../server/db/pool.ts';
 import { buildApp } from '../server/http/app.ts';
+import { startBenchPostgres } from './support/postgres.ts';
 
 const { values } = parseArgs({
   options: {
@@ -184,16 +179,10 @@ async function bareWrite(pool: Pool, f: Fixture): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-upload-'));
-  const embedded = await startEmbeddedPostgres({ dir });
-  const admin = new pg.Client({ connectionString: embedded.connectionString });
-  await admin.connect();
-  await admin.query('CREATE DATABASE bench');
-  await admin.end();
-  const pool = createPool(embedded.databaseUrl('bench'), { max: 10 });
   const log = pino({ level: 'warn' });
+  const postgres = await startBenchPostgres({ name: 'bench-upload', poolMax: 10, log });
+  const { pool } = postgres;
   try {
-    await migrate(pool, log);
     const rules = parseSyncRules({ limits: { uploadMaxEvents: EVENTS, uploadMaxBytes: 64 * 1024 * 1024 } });
     const app = await buildApp(log, { pool, rules, jwtSecret: SECRET });
     await app.listen({ port: 0, host: '127.0.0.1' });
@@ -242,9 +231,7 @@ async function main(): Promise<void> {
     );
     await app.close();
   } finally {
-    await pool.end();
-    await embedded.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await postgres.stop();
   }
 }
 

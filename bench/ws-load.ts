@@ -32,7 +32,7 @@ export interface LoadParams {
   seconds: number;
   /** Bare NOTIFY round trips per second measured alongside. */
   floorRate: number;
-  targets: { p99Ms: number; p99VsFloor?: number };
+  targets: { p50Ms?: number; p99Ms: number; p99VsFloor?: number };
 }
 
 const NAME = /"firstName": ?"s(\d+)"/g;
@@ -208,10 +208,23 @@ export async function runLoad(params: LoadParams): Promise<void> {
     );
     const vsFloor = p99 / bareP99;
     const target = params.targets;
+    const p50 = percentile(lat, 50);
+    const wanted = [
+      ...(target.p50Ms === undefined ? [] : [`p50 ≤ ${target.p50Ms} ms`]),
+      `p99 ≤ ${target.p99Ms} ms`,
+      ...(target.p99VsFloor === undefined ? [] : [`p99 ≤ ${target.p99VsFloor}x the floor`]),
+    ];
+    const met =
+      lost === 0 &&
+      wrongOrder === 0 &&
+      (target.p50Ms === undefined || p50 <= target.p50Ms) &&
+      p99 <= target.p99Ms &&
+      (target.p99VsFloor === undefined || vsFloor <= target.p99VsFloor);
+    console.log(`  p99 vs floor     ${vsFloor.toFixed(2)}x`);
     console.log(
-      `  p99 vs floor     ${vsFloor.toFixed(2)}x` +
-        `   (target p99 ≤ ${target.p99Ms} ms${target.p99VsFloor === undefined ? '' : ` and ≤ ${target.p99VsFloor}x the floor`})`,
+      `  target           nothing lost, in order, ${wanted.join(', ')}: ${met ? 'MET' : 'NOT MET'}`,
     );
+    process.exitCode = met ? 0 : 1;
     console.log(
       `  CPU over ${wall.toFixed(0)} s  load generator ${((used.own / wall) * 100).toFixed(0)}% of a core, ` +
         `server node ${((used.node / wall) * 100).toFixed(0)}%, Postgres ${((used.pg / wall) * 100).toFixed(0)}% (2 cores in all)`,

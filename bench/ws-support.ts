@@ -3,20 +3,14 @@
  * memory and CPU are its own), desk sockets, percentiles and CPU accounting.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { pino } from 'pino';
 import WebSocket from 'ws';
 import { ensurePublication, ensureSlot } from '../server/capture/setup.ts';
 import { parseSyncRules, type SyncRules } from '../server/config/rules.ts';
-import { startEmbeddedPostgres } from '../server/db/embedded.ts';
-import { migrate } from '../server/db/migrate.ts';
-import { createPool, type Pool } from '../server/db/pool.ts';
 import type { NodeStatus } from '../test/support/ws-node.ts';
+import { startBenchPostgres, type BenchPostgres } from './support/postgres.ts';
 
 export const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-00';
 const NODE = fileURLToPath(new URL('../test/support/ws-node.ts', import.meta.url));
@@ -28,45 +22,21 @@ export function numberArg(name: string, fallback: number): number {
   return value;
 }
 
-export interface BenchDatabase {
-  url: string;
-  /** The cluster's data folder (identifies its processes). */
-  dataDir: string;
-  pool: Pool;
+export interface BenchDatabase extends BenchPostgres {
   rules: SyncRules;
-  stop(): Promise<void>;
 }
 
 /** An embedded cluster in a temp dir with a migrated `bench` database, publication and slot. */
 export async function startBenchDatabase(): Promise<BenchDatabase> {
-  const dir = mkdtempSync(join(tmpdir(), 'sync-bench-ws-'));
-  const postgres = await startEmbeddedPostgres({
-    dir,
-    extraFlags: ['-c', 'fsync=off', '-c', 'shared_buffers=256MB', '-c', 'max_connections=300'],
+  const postgres = await startBenchPostgres({
+    name: 'bench-ws',
+    flags: ['-c', 'fsync=off', '-c', 'shared_buffers=256MB', '-c', 'max_connections=300'],
+    poolMax: 8,
   });
-  const admin = new pg.Client({ connectionString: postgres.connectionString });
-  await admin.connect();
-  await admin.query('CREATE DATABASE bench');
-  await admin.end();
-  const url = postgres.databaseUrl('bench');
-  const pool = createPool(url, { max: 8, application: 'bench-ws' });
-  // pg-pool's end() resolves before its sockets close; stopping Postgres right after then errors them.
-  pool.on('error', () => undefined);
-  await migrate(pool, pino({ level: 'warn' }));
   const rules = parseSyncRules({ capture: { standbyPollMs: 200 } });
-  await ensurePublication(pool, rules);
-  await ensureSlot(pool, rules.capture.slotName);
-  return {
-    url,
-    dataDir: join(dir, 'pg'),
-    pool,
-    rules,
-    async stop() {
-      await pool.end();
-      await postgres.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  await ensurePublication(postgres.pool, rules);
+  await ensureSlot(postgres.pool, rules.capture.slotName);
+  return { ...postgres, rules };
 }
 
 /** A server node (test/support/ws-node.ts) in a child process, with its latest status line. */

@@ -4,6 +4,9 @@ import type { DeskStore } from '../desktop/store/index.ts';
 import type { SyncUpResponse } from '../shared/protocol.ts';
 import { studentChange, tempDesk, uuid } from './desk-store.fixtures.ts';
 
+/** What an edit gives back that these tests use. */
+type LocalEdit = { outboxEventId: string };
+
 const AT = '2024-09-02T08:00:00Z';
 const none = { acknowledged: [], conflicts: [], rejected: [], syncTimestamp: AT } satisfies SyncUpResponse;
 
@@ -20,6 +23,29 @@ function seedStudent(store: DeskStore, version = 4): string {
   const id = uuid();
   store.applyChanges([studentChange(id, version)], `seed-${id}`);
   return id;
+}
+
+/** A student at version 4 edited twice on this desk; both edits met the server's version 7 in one upload. */
+function twoEditsInConflict(store: DeskStore): { id: string; one: LocalEdit; two: LocalEdit } {
+  const id = seedStudent(store, 4);
+  const one = store.update('STUDENT', id, { firstName: 'One' });
+  const two = store.update('STUDENT', id, { firstName: 'Two' });
+  store.markSent([one.outboxEventId, two.outboxEventId]);
+  const serverData = {
+    id,
+    tenantId: store.tenantId,
+    firstName: 'Theirs',
+    lastName: 'Dupont',
+    serverVersion: 7,
+  };
+  store.applyUploadResponse({
+    ...none,
+    conflicts: [
+      { outboxEventId: one.outboxEventId, reason: 'moved', serverData },
+      { outboxEventId: two.outboxEventId, reason: 'moved', serverData },
+    ],
+  });
+  return { id, one, two };
 }
 
 describe('desk store: outbox and upload responses', () => {
@@ -338,24 +364,7 @@ describe('desk store: outbox and upload responses', () => {
 
   it('U11: one decision per record: two edits that met the conflict in one upload show once; KEEP_LOCAL keeps the latest; an edit made since waits, then goes on top', () => {
     const store = desk.open();
-    const id = seedStudent(store, 4);
-    const one = store.update('STUDENT', id, { firstName: 'One' });
-    const two = store.update('STUDENT', id, { firstName: 'Two' });
-    store.markSent([one.outboxEventId, two.outboxEventId]);
-    const serverData = {
-      id,
-      tenantId: store.tenantId,
-      firstName: 'Theirs',
-      lastName: 'Dupont',
-      serverVersion: 7,
-    };
-    store.applyUploadResponse({
-      ...none,
-      conflicts: [
-        { outboxEventId: one.outboxEventId, reason: 'moved', serverData },
-        { outboxEventId: two.outboxEventId, reason: 'moved', serverData },
-      ],
-    });
+    const { id, one, two } = twoEditsInConflict(store);
     const since = store.update('STUDENT', id, { lastName: 'Since' });
     // Sent now, it would only meet the same conflict.
     expect(store.pendingBatch()).toEqual([]);
@@ -400,24 +409,7 @@ describe('desk store: outbox and upload responses', () => {
 
   it('U12: ACCEPT_SERVER settles every conflicting edit of the record, tells the server of each, and drops the edits made since', () => {
     const store = desk.open();
-    const id = seedStudent(store, 4);
-    const one = store.update('STUDENT', id, { firstName: 'One' });
-    const two = store.update('STUDENT', id, { firstName: 'Two' });
-    store.markSent([one.outboxEventId, two.outboxEventId]);
-    const serverData = {
-      id,
-      tenantId: store.tenantId,
-      firstName: 'Theirs',
-      lastName: 'Dupont',
-      serverVersion: 7,
-    };
-    store.applyUploadResponse({
-      ...none,
-      conflicts: [
-        { outboxEventId: one.outboxEventId, reason: 'moved', serverData },
-        { outboxEventId: two.outboxEventId, reason: 'moved', serverData },
-      ],
-    });
+    const { id, one, two } = twoEditsInConflict(store);
     const since = store.update('STUDENT', id, { lastName: 'Since' });
     store.resolveLocally(one.outboxEventId, 'ACCEPT_SERVER');
     expect(store.get('STUDENT', id)).toMatchObject({
