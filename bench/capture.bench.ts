@@ -15,6 +15,7 @@ import { ensurePublication, ensureSlot } from '../server/capture/setup.ts';
 import { parseSyncRules } from '../server/config/rules.ts';
 import type { Pool } from '../server/db/pool.ts';
 import { startBenchPostgres } from './support/postgres.ts';
+import { ownCpuSeconds, postgresCpuSeconds } from './ws-support.ts';
 
 const TOTAL_ROWS = 200_000;
 const ROWS_PER_TXN = 1_000;
@@ -197,13 +198,21 @@ async function main(): Promise<void> {
       const bareRate = TOTAL_ROWS / (await bareConsumer(url, `bench_bare_${round}`, publication));
       // Every Capture run starts from the same empty log.
       await pool.query('TRUNCATE sync_events RESTART IDENTITY');
-      const captureRate = TOTAL_ROWS / (await capture(url, pool, `bench_capture_${round}`, publication));
+      const cpuBefore = { own: ownCpuSeconds(), pg: postgresCpuSeconds(postgres.dataDir) };
+      const captureSeconds = await capture(url, pool, `bench_capture_${round}`, publication);
+      const captureRate = TOTAL_ROWS / captureSeconds;
+      // Where the time goes: decoding and building rows here, or storing them in Postgres.
+      const cpu = {
+        own: (ownCpuSeconds() - cpuBefore.own) / captureSeconds,
+        pg: (postgresCpuSeconds(postgres.dataDir) - cpuBefore.pg) / captureSeconds,
+      };
       const count = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM sync_events');
       if (count.rows[0]!.n !== TOTAL_ROWS) throw new Error(`sync_events holds ${count.rows[0]!.n} rows`);
       bareRates.push(bareRate);
       captureRates.push(captureRate);
       console.log(
-        `  round ${round + 1}: (a) bare ${fmt(bareRate)} rows/s   (b) Capture ${fmt(captureRate)} rows/s   ${(captureRate / bareRate).toFixed(2)}x`,
+        `  round ${round + 1}: (a) bare ${fmt(bareRate)} rows/s   (b) Capture ${fmt(captureRate)} rows/s   ${(captureRate / bareRate).toFixed(2)}x` +
+          `   (b) CPU: capture ${Math.round(cpu.own * 100)}% of a core, Postgres ${Math.round(cpu.pg * 100)}%`,
       );
     }
 

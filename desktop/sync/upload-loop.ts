@@ -74,7 +74,8 @@ export class UploadLoop {
   /** One round: everything that can be sent now is sent. Returns how many events and resolutions went. */
   private async round(signal: AbortSignal): Promise<number> {
     const { store, status } = this.deps;
-    if (store.pendingCount() === 0 && this.unsentResolutions().length === 0) return 0;
+    // (Edits held behind a conflict are pending but not sendable: they wait for the user, not for a round.)
+    if (store.pendingBatch(1).length === 0 && this.unsentResolutions().length === 0) return 0;
     let sent = 0;
     status.update({ uploading: true });
     try {
