@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { removeEmbeddedUrl, writeEmbeddedUrl } from './admin/embedded-url.ts';
 import { Capture } from './capture/capture.ts';
-import { ensurePublication, ensureSlot } from './capture/setup.ts';
+import { ensurePublication } from './capture/setup.ts';
 import type { Env } from './config/env.ts';
 import type { SyncRules } from './config/rules.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
@@ -14,6 +14,7 @@ import { SyncMetrics } from './metrics/sync-metrics.ts';
 import { Heartbeat } from './ops/heartbeat.ts';
 import { RetentionService } from './ops/retention.ts';
 import { SlotGuard } from './ops/slot-guard.ts';
+import { prepareSlot } from './ops/slot.ts';
 import type { Service } from './service.ts';
 
 const EMBEDDED_DATABASE = 'school_sync';
@@ -77,7 +78,7 @@ export async function startServer(env: Env, rules: SyncRules, log: Logger): Prom
     stops.push(() => pool.end());
     await migrate(pool, log.child({ component: 'migrate' }));
     await ensurePublication(pool, rules);
-    await ensureSlot(pool, rules.capture.slotName);
+    await prepareSlot(pool, log.child({ component: 'slot' }), rules.capture.slotName);
 
     const capture = new Capture(log.child({ component: 'capture' }), {
       connectionString: databaseUrl,

@@ -85,6 +85,39 @@ describe('npm start', () => {
     expect(slots.rows).toEqual([{ active: false }]);
   });
 
+  it('B5: a slot dropped while the server was down is recreated at start and every desk is sent to a snapshot, never silently', async () => {
+    const slot = `slot_${db.name}`;
+    const file = join(dir, 'rules-b5.json');
+    writeFileSync(file, JSON.stringify({ capture: { slotName: slot } }));
+    // B3 ran capture on this slot: its progress row exists. Drop the slot while no server runs.
+    const tenant = randomUUID();
+    await db.pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'B5')`, [tenant]);
+    await db.pool.query('SELECT pg_drop_replication_slot($1)', [slot]);
+    const before = await db.pool.query('SELECT epoch FROM sync_tenant_log WHERE tenant_id = $1', [tenant]);
+    expect(before.rows).toEqual([]);
+
+    const run = start({ DATABASE_URL: db.url, PORT: '0', SYNC_CONFIG: file, LOG_LEVEL: 'error' });
+    await listening(run);
+    const epoch = await db.pool.query<{ epoch: number; reason: string }>(
+      'SELECT epoch, reason FROM sync_tenant_log WHERE tenant_id = $1',
+      [tenant],
+    );
+    expect(epoch.rows).toEqual([{ epoch: 1, reason: 'replication slot missing: recreated' }]);
+    expect(run.output()).toMatch(/replication slot missing: .*sending every desk to a snapshot/);
+    const slots = await db.pool.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    expect(slots.rowCount).toBe(1);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(0);
+
+    // A restart with the slot in place changes nothing.
+    const again = start({ DATABASE_URL: db.url, PORT: '0', SYNC_CONFIG: file });
+    await listening(again);
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
+    const after = await db.pool.query('SELECT epoch FROM sync_tenant_log WHERE tenant_id = $1', [tenant]);
+    expect(after.rows).toEqual([{ epoch: 1 }]);
+  });
+
   it('B4: without DATABASE_URL it runs an embedded Postgres under SYNC_DATA_DIR whose data survives a restart', async () => {
     const dataDir = join(dir, 'data');
     const first = start({ SYNC_DATA_DIR: dataDir, PORT: '0' });

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { ensureSlot } from '../capture/setup.ts';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import { bumpAllEpochs } from './epoch.ts';
 
@@ -56,6 +57,21 @@ export async function recoverSlot(pool: Pool, log: Logger, slotName: string): Pr
     if (previous === 'lost') await dropSlot(client, log, slotName);
     return restart(client, slotName, previous, `replication slot ${previous}: recreated`);
   });
+}
+
+/**
+ * At start-up. On a database capture never used, creates the slot. A slot capture used before (its progress
+ * row exists) that is now missing — dropped while the servers were down — or lost is recovered like the
+ * slot guard does at run time: changes committed meanwhile are not in the log, so every desk resyncs rather
+ * than silently missing them. Returns what a recovery did, or null.
+ */
+export async function prepareSlot(pool: Pool, log: Logger, slotName: string): Promise<SlotRestart | null> {
+  const used = await pool.query('SELECT 1 FROM sync_capture_state WHERE slot_name = $1', [slotName]);
+  if (used.rowCount === 0) {
+    await ensureSlot(pool, slotName);
+    return null;
+  }
+  return recoverSlot(pool, log, slotName);
 }
 
 /**
