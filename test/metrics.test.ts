@@ -83,6 +83,8 @@ describe('GET /metrics', () => {
     );
     node = await startNode(db.pool, {
       captureStatus: () => ({
+        state: 'streaming',
+        failingSince: null,
         leader: true,
         eventsPerSecond: 12.5,
         lastStoredLsn: '0/16B3748',

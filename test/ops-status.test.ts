@@ -132,7 +132,14 @@ describe('replication status', () => {
     );
     expect(later.capture.eventsPerSecond).toBeGreaterThan(0);
 
-    const live = await serve({ leader: true, eventsPerSecond: 42, lastStoredLsn: null, queuedRows: 0 });
+    const live = await serve({
+      state: 'streaming',
+      failingSince: null,
+      leader: true,
+      eventsPerSecond: 42,
+      lastStoredLsn: null,
+      queuedRows: 0,
+    });
     expect((await replication(live)).capture.eventsPerSecond).toBe(42);
   });
 

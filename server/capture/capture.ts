@@ -19,7 +19,16 @@ export interface CaptureOptions {
   identity?: string;
 }
 
+/**
+ * What capture is doing: waiting for leadership (`standby`), leading and streaming the slot (`streaming`),
+ * leading but between failed sessions (`retrying`, since `failingSince`), or no longer running.
+ */
+export type CaptureState = 'standby' | 'starting' | 'streaming' | 'retrying' | 'stopped';
+
 export interface CaptureStatus {
+  state: CaptureState;
+  /** When the current run of failed sessions began; null while streaming or standing by. */
+  failingSince: string | null;
   leader: boolean;
   identity: string;
   /** Commit LSN of the last transaction this process stored (null before its first batch). */
@@ -56,6 +65,8 @@ export class Capture implements Service {
   private eventsStored = 0;
   private skippedBefore = 0;
   private restartRequested = false;
+  private state: CaptureState = 'standby';
+  private failingSince: string | null = null;
 
   constructor(
     private readonly log: Logger,
@@ -73,6 +84,8 @@ export class Capture implements Service {
   get status(): CaptureStatus {
     const stream = this.stream?.status;
     return {
+      state: this.state,
+      failingSince: this.failingSince,
       leader: this.leadership?.held ?? false,
       identity: this.identity,
       lastStoredLsn: this.lastStoredLsn,
@@ -85,7 +98,9 @@ export class Capture implements Service {
   }
 
   run(): Promise<void> {
-    this.running ??= this.loop();
+    this.running ??= this.loop().finally(() => {
+      this.state = 'stopped';
+    });
     return this.running;
   }
 
@@ -109,6 +124,8 @@ export class Capture implements Service {
     const { slotName, standbyPollMs } = this.options.rules.capture;
     const signal = this.abort.signal;
     while (!signal.aborted) {
+      this.state = 'standby';
+      this.failingSince = null;
       const leadership = await acquireLeadership(
         this.log,
         { connectionString: this.options.connectionString, slotName, pollMs: standbyPollMs },
@@ -139,11 +156,16 @@ export class Capture implements Service {
     await this.recordLeader(this.identity);
     while (!signal.aborted && leadership.held) {
       const started = Date.now();
+      if (this.state !== 'retrying') this.state = 'starting';
       try {
         await this.session(leadership);
       } catch (error) {
         if (signal.aborted) break;
         this.log.error({ err: error }, 'capture session ended; restarting from the last stored LSN');
+      }
+      if (!this.restartRequested) {
+        this.state = 'retrying';
+        this.failingSince ??= new Date().toISOString();
       }
       if (Date.now() - started > HEALTHY_SESSION_MS) failures = 0;
       const delay = this.restartRequested ? 0 : Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** failures++);
@@ -190,6 +212,8 @@ export class Capture implements Service {
     try {
       if (this.abort.signal.aborted) return;
       await stream.start();
+      this.state = 'streaming';
+      this.failingSince = null;
       const lost = leadership.lost.then((reason) => {
         throw reason;
       });

@@ -38,7 +38,7 @@ export interface AppDeps {
 /** What the HTTP side reports of this process's capture. */
 export type CaptureSummary = Pick<
   CaptureStatus,
-  'leader' | 'eventsPerSecond' | 'lastStoredLsn' | 'queuedRows'
+  'state' | 'failingSince' | 'leader' | 'eventsPerSecond' | 'lastStoredLsn' | 'queuedRows'
 >;
 
 declare module 'fastify' {

@@ -3,10 +3,13 @@ import type { Pool } from '../../db/pool.ts';
 import type { CaptureSummary } from '../app.ts';
 
 const DATABASE_TIMEOUT_MS = 2_000;
+/** A leader whose sessions have failed this long (a restart or a brief outage takes less) is not ready. */
+export const CAPTURE_RETRY_GRACE_MS = 10_000;
 
 /**
- * GET /healthz, without a token: 200 while the database answers, else 503. With a capture in this process,
- * says whether it leads (streams the slot) or stands by.
+ * GET /healthz, without a token: ready (200) while the database answers and, with a capture in this process,
+ * while that capture streams the slot or waits for it (standby); 503 when the database does not answer,
+ * when capture has stopped, or when it leads but has failed to stream for CAPTURE_RETRY_GRACE_MS.
  */
 export function registerHealthRoutes(
   app: FastifyInstance,
@@ -20,11 +23,15 @@ export function registerHealthRoutes(
     if (!database) return reply.code(503).send({ status: 'unavailable', database: 'down' });
     const capture = deps.captureStatus?.();
     if (capture === undefined) return reply.send({ status: 'ok', database: 'up' });
-    return reply.send({
-      status: 'ok',
+    const failingMs = capture.failingSince === null ? 0 : Date.now() - Date.parse(capture.failingSince);
+    const ready = capture.state !== 'stopped' && failingMs < CAPTURE_RETRY_GRACE_MS;
+    return reply.code(ready ? 200 : 503).send({
+      status: ready ? 'ok' : 'unavailable',
       database: 'up',
       capture: {
         role: capture.leader ? 'leader' : 'standby',
+        state: capture.state,
+        failingSince: capture.failingSince,
         lastStoredLsn: capture.lastStoredLsn,
         eventsPerSecond: capture.eventsPerSecond,
         queuedRows: capture.queuedRows,
