@@ -97,20 +97,26 @@ export class BridgeHost implements DeskBridge {
     return Promise.resolve(rows.map(toRecord));
   }
 
-  refusals(type: EntityType): Promise<Refusal[]> {
-    const wanted = entityType(type);
+  refusals(type: EntityType | null): Promise<Refusal[]> {
+    const wanted = type === null ? null : entityType(type);
     return Promise.resolve(
       this.store
-        .failedEvents()
-        .filter((event) => event.entityType === wanted)
+        .refusals()
+        .filter((event) => wanted === null || event.entityType === wanted)
         .map((event) => ({
           outboxEventId: event.id,
-          type: wanted,
+          type: entityType(event.entityType),
           entityId: event.entityId,
+          operation: event.operation,
           payload: event.payload,
           reason: event.errorMessage ?? 'refused by the server',
+          createdAt: event.createdAt,
         })),
     );
+  }
+
+  dismissRefusal(outboxEventId: string): Promise<void> {
+    return Promise.resolve().then(() => this.store.dismissRefusal(outboxEventId));
   }
 
   get(type: EntityType, id: string): Promise<EntityRecord | null> {
@@ -180,7 +186,9 @@ export class BridgeHost implements DeskBridge {
       case 'query':
         return this.query(object(a) as unknown as ScreenQuery);
       case 'refusals':
-        return this.refusals(entityType(a));
+        return this.refusals(a === null || a === undefined ? null : entityType(a));
+      case 'dismissRefusal':
+        return this.dismissRefusal(text(a));
       case 'get':
         return this.get(entityType(a), text(b));
       case 'create':

@@ -48,8 +48,11 @@ export interface Refusal {
   outboxEventId: string;
   type: EntityType;
   entityId: string;
+  operation: 'CREATE' | 'UPDATE' | 'DELETE';
   payload: Record<string, unknown>;
   reason: string;
+  /** When the edit was made (ISO). */
+  createdAt: string;
 }
 
 /** Something the screens should redraw for. */
@@ -64,8 +67,13 @@ export interface DeskBridge {
   list(query: ListQuery): Promise<EntityRecord[]>;
   /** One of the screens' filtered lists. */
   query(query: ScreenQuery): Promise<EntityRecord[]>;
-  /** Edits the server refused (e.g. a score above the exam's maximum), oldest first. */
-  refusals(type: EntityType): Promise<Refusal[]>;
+  /**
+   * Edits the server refused (e.g. a score above the exam's maximum) that the user has not dismissed,
+   * oldest first; of one type, or of all (null).
+   */
+  refusals(type: EntityType | null): Promise<Refusal[]>;
+  /** The user has read a refusal: it leaves `refusals`. */
+  dismissRefusal(outboxEventId: string): Promise<void>;
   get(type: EntityType, id: string): Promise<EntityRecord | null>;
   create(type: EntityType, fields: Record<string, unknown>): Promise<SaveResult>;
   update(type: EntityType, id: string, patch: Record<string, unknown>): Promise<SaveResult>;
@@ -86,6 +94,7 @@ export const BRIDGE_METHODS: readonly BridgeMethod[] = [
   'list',
   'query',
   'refusals',
+  'dismissRefusal',
   'get',
   'create',
   'update',

@@ -87,10 +87,24 @@ describe('BridgeHost query and refusals', () => {
         outboxEventId: event?.id,
         type: 'GRADE',
         entityId: grade.entity.id,
+        operation: 'CREATE',
         payload: expect.objectContaining({ score: 30 }) as unknown,
         reason: 'payload.score: too high',
+        createdAt: expect.any(String) as unknown,
       },
     ]);
     expect(await host.call('refusals', ['PAYMENT'])).toEqual([]);
+    expect(await host.call('refusals', [null])).toHaveLength(1);
+
+    // Dismissed: it leaves the list (and is pruned later), the outbox still knows it was refused.
+    await host.call('dismissRefusal', [event?.id ?? '']);
+    expect(await host.call('refusals', [null])).toEqual([]);
+    expect(store.failedEvents()).toHaveLength(1);
+    await expect(host.call('dismissRefusal', [event?.id ?? ''])).rejects.toMatchObject({
+      code: 'UNKNOWN_REFUSAL',
+    });
+    // (Everything dismissed up to a second from now: the dismissal itself is this millisecond.)
+    expect(store.pruneAcknowledged(-1_000)).toBe(1);
+    expect(store.failedEvents()).toEqual([]);
   });
 });

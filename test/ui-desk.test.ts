@@ -234,6 +234,30 @@ describe('desk UI in Chromium', () => {
     await ui.page.waitForSelector(`[data-test=student-row][data-id="${awaId}"]:has-text("Awa-Server-2")`);
   });
 
+  it('U9: a change the server refuses shows in the status bar and under Conflicts with its reason until she dismisses it', async () => {
+    const { page } = ui;
+    // A class that does not exist on the server: the desk's own checks cannot know, the server refuses it.
+    const ghost = ui.desk.store.create('STUDENT', {
+      firstName: 'Ghost',
+      lastName: 'Class',
+      classId: '00000000-0000-4000-8000-00000000c1a5',
+    });
+    await page.waitForSelector('[data-test=refused][data-count="1"]', { timeout: 15_000 });
+    expect(await page.textContent('[data-test=refused]')).toContain('1 change refused by the server');
+    expect(await page.textContent('[data-test=conflict-count]')).toBe('1');
+    await page.click('[data-test=tab-conflicts]');
+    const row = page.locator(`[data-test=refusal-row][data-id="${ghost.outboxEventId}"]`);
+    await row.waitFor();
+    expect(await row.locator('strong').textContent()).toBe('Student Ghost Class');
+    expect(await row.locator('[data-test=refusal-reason]').textContent()).toMatch(/^Class\b.*does not exist/);
+    await ui.screenshot('desk-refusal.png');
+    await row.locator('[data-test=dismiss]').click();
+    await row.waitFor({ state: 'detached' });
+    await page.waitForSelector('[data-test=refused]', { state: 'detached' });
+    expect(ui.desk.store.refusals()).toEqual([]);
+    expect(ui.desk.store.failedEvents().map((e) => e.id)).toEqual([ghost.outboxEventId]);
+  });
+
   it('U8: a long catch-up shows its progress in the status bar', async () => {
     const { page } = ui;
     // Every text the progress element shows, however briefly.

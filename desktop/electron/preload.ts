@@ -12,6 +12,7 @@ const deskBridge: DeskBridge = {
   list: (query) => call('list', query),
   query: (query) => call('query', query),
   refusals: (type) => call('refusals', type),
+  dismissRefusal: (outboxEventId: string) => call('dismissRefusal', outboxEventId),
   get: (type: EntityType, id: string) => call('get', type, id),
   create: (type, fields) => call('create', type, fields),
   update: (type, id, patch) => call('update', type, id, patch),

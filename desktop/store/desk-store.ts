@@ -216,6 +216,20 @@ export class DeskStore {
   failedEvents(): OutboxEvent[] {
     return this.outbox.byStatus('FAILED').map(toWireEvent);
   }
+  /** Rejected events the user has not dismissed, oldest first. */
+  refusals(): OutboxEvent[] {
+    return this.outbox.refused().map(toWireEvent);
+  }
+  /** The user has seen a refusal: it leaves `refusals()` (and is pruned with acknowledged events). */
+  dismissRefusal(outboxEventId: string): void {
+    const dismissed = this.localWrite('dismiss', (now) => this.outbox.dismiss(outboxEventId, now));
+    if (!dismissed) {
+      throw new DeskStoreError(
+        'UNKNOWN_REFUSAL',
+        `outbox event ${outboxEventId} is not a refusal to dismiss`,
+      );
+    }
+  }
   markSent(ids: readonly string[]): number {
     return this.localWrite('sent', (now) => this.outbox.markSent(ids, now));
   }

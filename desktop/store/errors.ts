@@ -6,6 +6,7 @@ export type DeskStoreErrorCode =
   | 'ALREADY_EXISTS'
   | 'TENANT_MISMATCH'
   | 'UNKNOWN_CONFLICT'
+  | 'UNKNOWN_REFUSAL'
   | 'INVALID_STATE'
   | 'SCHEMA_TOO_NEW';
 

@@ -11,7 +11,7 @@ export interface ChangedEvent {
 export interface StoreEvents {
   changed: ChangedEvent;
   /** The outbox moved (new event, status change): pendingCount() / conflicts() may differ. */
-  outbox: { reason: 'edit' | 'sent' | 'response' | 'resolution' | 'resume' | 'prune' };
+  outbox: { reason: 'edit' | 'sent' | 'response' | 'resolution' | 'resume' | 'prune' | 'dismiss' };
   /** A cursor became durable (its transaction committed). */
   committed: { cursor: string };
   /** A failure outside any caller's stack (a deferred commit, a throwing listener). */

@@ -96,6 +96,15 @@ CREATE TABLE sync_state (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'refusals the user has seen',
+    sql: `
+-- When the user dismissed a refused (FAILED) edit: it leaves the list of refusals, and is pruned like an
+-- acknowledged edit.
+ALTER TABLE outbox_events ADD COLUMN dismissed_at TEXT;
+`,
+  },
 ];
 
 /** Applies each migration above `PRAGMA user_version` once, in order, each in its own transaction. */

@@ -26,6 +26,7 @@ export interface OutboxRow {
   acknowledged_at: string | null;
   resolution: 'ACCEPT_SERVER' | 'KEEP_LOCAL' | null;
   resolution_sent_at: string | null;
+  dismissed_at: string | null;
 }
 
 export interface NewOutboxEvent {
@@ -70,7 +71,9 @@ export class OutboxStore {
   private readonly unresolvedKeysStmt: Database.Statement<[], { entity_type: EntityType; entity_id: string }>;
   private readonly hasUnresolvedStmt: Database.Statement<[EntityType, string], { one: 1 }>;
   private readonly byStatusStmt: Database.Statement<[OutboxStatus], OutboxRow>;
-  private readonly pruneStmt: Database.Statement<[string]>;
+  private readonly pruneStmt: Database.Statement<[string, string]>;
+  private readonly refusedStmt: Database.Statement<[], OutboxRow>;
+  private readonly dismissStmt: Database.Statement<[string, string]>;
   constructor(db: Database.Database) {
     this.insertStmt = db.prepare(`
       INSERT INTO outbox_events (id, tenant_id, entity_type, entity_id, operation, payload, local_version, created_at, status)
@@ -99,8 +102,15 @@ export class OutboxStore {
     this.byStatusStmt = db.prepare('SELECT * FROM outbox_events WHERE status = ? ORDER BY seq');
     this.pruneStmt = db.prepare(`
       DELETE FROM outbox_events
-      WHERE status = 'ACKNOWLEDGED' AND acknowledged_at < ?
-        AND NOT (resolution IS NOT NULL AND resolution_sent_at IS NULL)`);
+      WHERE (status = 'ACKNOWLEDGED' AND acknowledged_at < ?
+             AND NOT (resolution IS NOT NULL AND resolution_sent_at IS NULL))
+         OR (status = 'FAILED' AND dismissed_at < ?)`);
+    this.refusedStmt = db.prepare(
+      `SELECT * FROM outbox_events WHERE status = 'FAILED' AND dismissed_at IS NULL ORDER BY seq`,
+    );
+    this.dismissStmt = db.prepare(
+      `UPDATE outbox_events SET dismissed_at = ? WHERE id = ? AND status = 'FAILED' AND dismissed_at IS NULL`,
+    );
   }
 
   insert(event: NewOutboxEvent): void {
@@ -126,6 +136,16 @@ export class OutboxStore {
 
   byStatus(status: OutboxStatus): OutboxRow[] {
     return this.byStatusStmt.all(status);
+  }
+
+  /** Refused (FAILED) edits the user has not dismissed, oldest first. */
+  refused(): OutboxRow[] {
+    return this.refusedStmt.all();
+  }
+
+  /** Returns whether a refusal was there to dismiss. */
+  dismiss(id: string, now: string): boolean {
+    return this.dismissStmt.run(now, id).changes === 1;
   }
 
   /** PENDING → SENT, counting the attempt; returns how many moved. */
@@ -165,7 +185,7 @@ export class OutboxStore {
 
   /** Deletes acknowledged events older than `before` (ISO time), except resolutions not yet told to the server. */
   prune(before: string): number {
-    return this.pruneStmt.run(before).changes;
+    return this.pruneStmt.run(before, before).changes;
   }
 }
 

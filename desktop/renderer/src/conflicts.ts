@@ -1,4 +1,4 @@
-import type { DeskBridge } from '../../bridge.ts';
+import type { DeskBridge, Refusal } from '../../bridge.ts';
 import type { ConflictView } from '../../store/index.ts';
 import { display, h, labelOf, timeOf } from './dom.ts';
 
@@ -10,6 +10,17 @@ function titleOf(conflict: ConflictView): string {
   return `${labelOf(conflict.entityType.toLowerCase().replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()))}${name === '' ? '' : ` ${name}`}`;
 }
 
+/** "Student Awa Diallo": what a refused edit was about, from what it sent. */
+function refusalTitle(refusal: Refusal): string {
+  const name = [refusal.payload.firstName, refusal.payload.lastName, refusal.payload.name]
+    .filter((v) => typeof v === 'string')
+    .join(' ');
+  const type = labelOf(refusal.type.toLowerCase().replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()));
+  return `${type}${name === '' ? '' : ` ${name}`}`;
+}
+
+const VERB: Record<Refusal['operation'], string> = { CREATE: 'new', UPDATE: 'change', DELETE: 'deletion' };
+
 function fieldsOf(conflict: ConflictView): string[] {
   const keys = new Set([...Object.keys(conflict.local.payload), ...Object.keys(conflict.server.data ?? {})]);
   return [...keys].filter((k) => !HIDDEN.has(k)).sort();
@@ -20,11 +31,13 @@ export class ConflictsScreen {
   readonly root = h('section', { class: 'screen', 'data-test': 'conflicts-screen' });
   readonly dialog = h('dialog', { class: 'conflict-dialog', 'data-test': 'conflict-dialog' });
   private readonly listBox = h('div', { class: 'list' });
+  private readonly refusedBox = h('div', { class: 'list', 'data-test': 'refusals' });
 
   constructor(
     private readonly bridge: DeskBridge,
     private readonly fail: (err: unknown) => void,
-    private readonly onCount: (count: number) => void,
+    /** How many conflicts wait for a decision, and how many refusals for the user to read. */
+    private readonly onCount: (conflicts: number, refused: number) => void,
   ) {
     this.root.append(
       h('div', { class: 'toolbar' }, h('h1', {}, 'Conflicts')),
@@ -34,18 +47,68 @@ export class ConflictsScreen {
         'These changes were made here while someone else changed the same record on the server. Choose which version to keep.',
       ),
       this.listBox,
+      this.refusedBox,
     );
   }
 
   refresh(): void {
-    this.bridge
-      .conflicts()
-      .then((conflicts) => this.render(conflicts))
+    Promise.all([this.bridge.conflicts(), this.bridge.refusals(null)])
+      .then(([conflicts, refusals]) => {
+        this.render(conflicts);
+        this.renderRefusals(refusals);
+        this.onCount(conflicts.length, refusals.length);
+      })
       .catch(this.fail);
   }
 
+  /** Edits the server refused for good: what and why, until she has read them. */
+  private renderRefusals(refusals: Refusal[]): void {
+    if (refusals.length === 0) {
+      this.refusedBox.replaceChildren();
+      return;
+    }
+    this.refusedBox.replaceChildren(
+      h('h2', {}, 'Refused by the server'),
+      h(
+        'p',
+        { class: 'hint' },
+        'The school server did not accept these changes made here. Correct the record and save it again, then dismiss the message.',
+      ),
+      h(
+        'ul',
+        { class: 'conflicts' },
+        ...refusals.map((r) =>
+          h(
+            'li',
+            { 'data-test': 'refusal-row', 'data-id': r.outboxEventId },
+            h('strong', {}, refusalTitle(r)),
+            h('span', { class: 'muted' }, ` · ${VERB[r.operation]} · ${timeOf(r.createdAt)}`),
+            h(
+              'div',
+              { class: 'error', 'data-test': 'refusal-reason' },
+              // "payload.classId: …" names the field as the form does.
+              r.reason.replace(/^payload\.(\w+): /, (_m, field: string) => `${labelOf(field)}: `),
+            ),
+            h(
+              'button',
+              {
+                'data-test': 'dismiss',
+                onclick: () => {
+                  this.bridge
+                    .dismissRefusal(r.outboxEventId)
+                    .then(() => this.refresh())
+                    .catch(this.fail);
+                },
+              },
+              'Dismiss',
+            ),
+          ),
+        ),
+      ),
+    );
+  }
+
   private render(conflicts: ConflictView[]): void {
-    this.onCount(conflicts.length);
     const open = this.dialog.dataset.id;
     if (open !== undefined && !conflicts.some((c) => c.outboxEventId === open)) this.closeDialog();
     this.listBox.replaceChildren(

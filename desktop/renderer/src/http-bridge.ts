@@ -22,8 +22,11 @@ export class HttpBridge implements DeskBridge {
   query(query: ScreenQuery): Promise<EntityRecord[]> {
     return this.call('query', [query]);
   }
-  refusals(type: EntityType): Promise<Refusal[]> {
+  refusals(type: EntityType | null): Promise<Refusal[]> {
     return this.call('refusals', [type]);
+  }
+  dismissRefusal(outboxEventId: string): Promise<void> {
+    return this.call('dismissRefusal', [outboxEventId]);
   }
   get(type: EntityType, id: string): Promise<EntityRecord | null> {
     return this.call('get', [type, id]);

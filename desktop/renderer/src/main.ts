@@ -36,9 +36,15 @@ let status: SyncStatus | null = null;
 let pending = 0;
 const conflictCount = h('span', { class: 'badge', 'data-test': 'conflict-count' }, '0');
 const students = studentsScreen(bridge, fail);
-const conflicts = new ConflictsScreen(bridge, fail, (count) => {
-  conflictCount.textContent = String(count);
-  conflictCount.hidden = count === 0;
+let refused = 0;
+const conflicts = new ConflictsScreen(bridge, fail, (count, refusals) => {
+  const attention = count + refusals;
+  conflictCount.textContent = String(attention);
+  conflictCount.hidden = attention === 0;
+  if (refusals !== refused) {
+    refused = refusals;
+    drawStatus();
+  }
 });
 document.body.append(conflicts.dialog);
 
@@ -81,14 +87,19 @@ function show(name: ScreenName): void {
   screens[name].refresh();
 }
 
-const drawStatus = (): void => renderStatusBar(statusBar, status, pending);
+function drawStatus(): void {
+  if (statusBar !== null) renderStatusBar(statusBar, status, pending, refused);
+}
 let lastConflicts = -1;
 
 bridge.subscribe((event) => {
   if (event.kind === 'status') {
     status = event.status;
     // Uploads answered: a refusal changes no row, yet the screen in view shows the server's reason.
-    if (event.status.pending < pending && current !== 'conflicts') screens[current].refresh();
+    if (event.status.pending < pending) {
+      if (current !== 'conflicts') screens[current].refresh();
+      conflicts.refresh();
+    }
     pending = event.status.pending;
     drawStatus();
     if (event.status.conflicts !== lastConflicts) {

@@ -15,8 +15,22 @@ function pendingText(pending: number): string {
   return pending === 1 ? '1 change waiting to be sent' : `${pending} changes waiting to be sent`;
 }
 
-/** The bar at the top of every screen: connection, pending uploads, last sync, progress, last error. */
-export function renderStatusBar(root: HTMLElement, status: SyncStatus | null, pending: number): void {
+function refusedText(refused: number): string {
+  return refused === 1
+    ? '1 change refused by the server (see Conflicts)'
+    : `${refused} changes refused by the server (see Conflicts)`;
+}
+
+/**
+ * The bar at the top of every screen: connection, pending uploads, refused edits, last sync, progress, last
+ * error.
+ */
+export function renderStatusBar(
+  root: HTMLElement,
+  status: SyncStatus | null,
+  pending: number,
+  refused = 0,
+): void {
   const state = stateOf(status);
   const progress = status?.progress ?? null;
   const error = status?.lastError ?? null;
@@ -24,6 +38,13 @@ export function renderStatusBar(root: HTMLElement, status: SyncStatus | null, pe
   const parts: (HTMLElement | null)[] = [
     h('span', { class: `pill ${state.cls}`, 'data-test': 'connection' }, state.text),
     h('span', { class: 'item', 'data-test': 'pending', 'data-count': String(pending) }, pendingText(pending)),
+    refused === 0
+      ? null
+      : h(
+          'span',
+          { class: 'error', 'data-test': 'refused', 'data-count': String(refused) },
+          refusedText(refused),
+        ),
     h(
       'span',
       { class: 'item', 'data-test': 'last-sync' },
