@@ -163,6 +163,12 @@ describe('POST /api/sync/up', () => {
       serverData: { firstName: 'Awa', serverVersion: version },
     });
     expect(await versionOf(e.entityId)).toBe(version);
+    // The audit records the version the event met.
+    const audit = await db.pool.query(
+      'SELECT outcome, version_before, version_after FROM sync_audit WHERE outbox_event_id = $1',
+      [stale.id],
+    );
+    expect(audit.rows).toEqual([{ outcome: 'CONFLICT', version_before: version, version_after: null }]);
   });
 
   it('U4: an UPDATE on the current version is applied and bumps serverVersion', async () => {

@@ -460,7 +460,13 @@ export async function recordOutcomes(
       entity_id: slot.event.entityId,
       operation: slot.event.operation,
       code: outcome.list === 'rejected' ? outcome.entry.code : null,
-      version_before: d?.kind === 'write' ? d.versionBefore : null,
+      // A conflict records the version the event met (null: the row is gone); a rejection never got that far.
+      version_before:
+        d?.kind === 'write'
+          ? d.versionBefore
+          : d?.kind === 'conflict' && d.state?.exists === true
+            ? Number(d.state.row?.server_version ?? d.state.version)
+            : null,
       version_after: slot.versionAfter ?? null,
       reason: outcome.list === 'acknowledged' ? null : outcome.entry.reason,
     };
