@@ -100,7 +100,7 @@ describe('GET /metrics', () => {
   });
 
   it('M1: /metrics answers 200 in Prometheus text without a token, with every named metric', async () => {
-    node.metrics.setDeskCount(() => 7);
+    node.metrics.setDeskSource(() => ({ connections: 7, acking: 5, maxLagEvents: 42 }));
     node.metrics.observePushLatency(0.2);
     node.metrics.setSlotWarning({ level: 'warning' });
     const response = await fetch(`${node.url}/metrics`);
@@ -116,6 +116,8 @@ describe('GET /metrics', () => {
     expect(sample(text, 'sync_capture_events_per_second')).toBe(12.5);
     expect(sample(text, 'sync_capture_queued_rows')).toBe(3);
     expect(sample(text, 'sync_desks_connected')).toBe(7);
+    expect(sample(text, 'sync_desks_acking')).toBe(5);
+    expect(sample(text, 'sync_desk_lag_events_max')).toBe(42);
     expect(sample(text, 'sync_push_latency_seconds_count')).toBe(1);
     expect(sample(text, 'sync_push_latency_seconds_bucket', { le: '0.25' })).toBe(1);
     expect(sample(text, 'sync_slot_wal_level')).toBe(1);

@@ -225,9 +225,11 @@ describe('server end to end', () => {
       headers: { authorization: `Bearer ${token}` },
     });
     const received: Change[] = [];
+    const cursors: string[] = [];
     socket.on('message', (data: Buffer) => {
-      const message = JSON.parse(data.toString()) as { type: string; changes?: Change[] };
+      const message = JSON.parse(data.toString()) as { type: string; changes?: Change[]; cursor?: string };
       if (message.type === 'changes') received.push(...(message.changes ?? []));
+      if (message.cursor !== undefined) cursors.push(message.cursor);
     });
     await new Promise<void>((resolve, reject) => {
       socket.once('open', () => resolve());
@@ -238,6 +240,11 @@ describe('server end to end', () => {
       await waitFor(() => received.length >= 1, {
         message: 'the backlog (E1 wrote one teacher of school B)',
       });
+      // The desk says it applied the backlog; what comes next and is not acked yet is its lag.
+      socket.send(JSON.stringify({ type: 'ack', cursor: cursors.at(-1) }));
+      await waitFor(async () =>
+        /^sync_desks_acking 1$/m.test(await (await fetch(`${server.url}/metrics`)).text()),
+      );
       const teacher = randomUUID();
       await db.pool.query(
         `INSERT INTO teachers (tenant_id, id, first_name, last_name) VALUES ($1, $2, 'Live', 'Push')`,
@@ -253,6 +260,7 @@ describe('server end to end', () => {
       const pushes = /^sync_push_latency_seconds_count (\d+)/m.exec(metrics);
       expect(Number(pushes?.[1] ?? 0)).toBeGreaterThan(0);
       expect(metrics).toMatch(/^sync_desks_connected 1$/m);
+      expect(metrics).toMatch(/^sync_desk_lag_events_max [1-9]\d*$/m);
     } finally {
       socket.close();
     }

@@ -129,6 +129,6 @@ export async function buildApp(
       : await registerSyncSocket(app, log.child({ component: 'socket' }), { ...apiDeps, ...push }),
   );
   const sockets = app.deskSockets;
-  if (sockets !== null) metrics.setDeskCount(() => sockets.stats.connections);
+  if (sockets !== null) metrics.setDeskSource(() => sockets.stats);
   return app;
 }

@@ -6,6 +6,15 @@ import type { SlotWarning } from '../ops/slot-guard.ts';
 import type { EventOutcome } from '../upload/batch.ts';
 import { readDatabaseFacts, type DatabaseFacts } from './database-facts.ts';
 
+/** What the socket side tells the metrics of this node's desks. */
+export interface DeskFigures {
+  connections: number;
+  /** Desks that send acks, whose lag is known. */
+  acking: number;
+  /** The largest lag, in changes, among them (0 when none acks). */
+  maxLagEvents: number;
+}
+
 /** What the metrics read of this process's capture at scrape time (server/capture Capture.status fits). */
 export interface CaptureMetricsSource {
   leader: boolean;
@@ -37,7 +46,7 @@ const ERROR_LOG_EVERY_MS = 60_000;
 export class SyncMetrics {
   readonly registry = new Registry();
   private captureSource: (() => CaptureMetricsSource) | null = null;
-  private deskCountSource: (() => number) | null = null;
+  private deskSource: (() => DeskFigures) | null = null;
   private database: { pool: Pool; slotName: string } | null = null;
   private readonly databaseTimeoutMs: number;
   private readonly lastErrorLog = new Map<MetricsErrorSource, number>();
@@ -53,6 +62,8 @@ export class SyncMetrics {
   private readonly queuedRows: Gauge;
   private readonly eventsStored: Counter;
   private readonly desks: Gauge;
+  private readonly desksAcking: Gauge;
+  private readonly deskLagMax: Gauge;
   private readonly pushLatency: Histogram;
   private readonly uploadEvents: Counter<'outcome' | 'code'>;
   private readonly syncLogFailures: Counter<'direction'>;
@@ -112,6 +123,14 @@ export class SyncMetrics {
     });
     this.eventsStored.remove();
     this.desks = gauge('sync_desks_connected', 'Desk WebSockets connected to this node.');
+    this.desksAcking = gauge(
+      'sync_desks_acking',
+      'Desks on this node that acknowledge what they applied (the lag below is known for them).',
+    );
+    this.deskLagMax = gauge(
+      'sync_desk_lag_events_max',
+      'Among the acknowledging desks of this node: the most changes sent or due that a desk has not applied yet.',
+    );
     this.pushLatency = new Histogram({
       name: 'sync_push_latency_seconds',
       help: 'From the commit of a change to its frame being written to a desk socket of this node.',
@@ -146,7 +165,10 @@ export class SyncMetrics {
    */
   async scrape(): Promise<string> {
     this.refreshCapture();
-    setOrRemove(this.desks, this.readSource('desks', this.deskCountSource));
+    const desks = this.readSource('desks', this.deskSource);
+    setOrRemove(this.desks, desks?.connections ?? null);
+    setOrRemove(this.desksAcking, desks?.acking ?? null);
+    setOrRemove(this.deskLagMax, desks?.maxLagEvents ?? null);
     await this.refreshDatabase();
     return this.registry.metrics();
   }
@@ -169,9 +191,9 @@ export class SyncMetrics {
     return this.captureSource !== null;
   }
 
-  /** Hook for the socket side: how many desks are connected to this node now. Read at every scrape. */
-  setDeskCount(count: () => number): void {
-    this.deskCountSource = count;
+  /** Hook for the socket side: the desks of this node now. Read at every scrape. */
+  setDeskSource(source: () => DeskFigures): void {
+    this.deskSource = source;
   }
 
   /** Hook for the push side: seconds from a change's commit to its frame written to a desk socket. */
