@@ -4,8 +4,8 @@ import { ENTITY_TYPES, type EntityType } from '../../shared/entities.ts';
 
 /**
  * The desk's side of PROTOCOL `/api/sync/checksum`: every current (non-deleted) row of each type. Compare
- * with the server only once the outbox holds no unresolved event: a local edit not yet acknowledged is,
- * by design, a difference.
+ * with the server only the types without an unresolved outbox event: a local edit not yet acknowledged is,
+ * by design, a difference (see desktop/sync/checksum-check.ts).
  */
 export class ChecksumReader {
   private readonly rowsStmt: Database.Statement<[EntityType], [string, number]>;

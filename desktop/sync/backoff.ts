@@ -1,3 +1,9 @@
+/**
+ * The longest a server's Retry-After can park a desk: a broken or hostile header ("Retry-After: 9999999")
+ * must not silence a desk for days.
+ */
+export const RETRY_AFTER_CEILING_MS = 3_600_000;
+
 /** Exponential backoff with full jitter: the n-th wait is uniform in [0, min(max, base · 2^n)]. */
 export interface BackoffOptions {
   baseMs: number;
@@ -19,14 +25,16 @@ export class Backoff {
   }
 
   /**
-   * The delay before the next attempt. A server's Retry-After is a floor, still capped by `maxMs` so that a
-   * desk never waits longer than its configured patience.
+   * The delay before the next attempt. A server's Retry-After is a floor and wins over `maxMs`: the server
+   * knows how long it needs, and a desk retrying sooner only adds to its load. It is capped by
+   * RETRY_AFTER_CEILING_MS alone.
    */
   next(retryAfterMs: number | null = null): number {
     const ceiling = Math.min(this.options.maxMs, this.options.baseMs * 2 ** Math.min(this.failures, 30));
     this.failures += 1;
     const jittered = Math.floor(this.random() * ceiling);
-    return retryAfterMs === null ? jittered : Math.min(this.options.maxMs, Math.max(jittered, retryAfterMs));
+    if (retryAfterMs === null) return jittered;
+    return Math.min(RETRY_AFTER_CEILING_MS, Math.max(jittered, retryAfterMs));
   }
 
   reset(): void {
@@ -34,12 +42,17 @@ export class Backoff {
   }
 }
 
-/** Retry-After as seconds or an HTTP date; null when absent or unreadable. */
+const DELTA_SECONDS = /^\d+$/;
+/** Every HTTP-date form (IMF-fixdate, RFC 850, asctime) names its month; Date.parse alone takes "x 1". */
+const HTTP_DATE_MONTH = /\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\b/i;
+
+/** Retry-After (RFC 9110) as delta-seconds or an HTTP-date, in ms from `now`; null when absent or unreadable. */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | null {
-  if (value === null || value.trim() === '') return null;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const at = Date.parse(value);
+  const text = value?.trim() ?? '';
+  if (DELTA_SECONDS.test(text)) return Number(text) * 1000;
+  if (!HTTP_DATE_MONTH.test(text)) return null;
+  // asctime ("Sun Nov  6 08:49:37 1994") names no zone, which Date.parse would take as local time.
+  const at = Date.parse(/\d{4}$/.test(text) ? `${text} GMT` : text);
   return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 

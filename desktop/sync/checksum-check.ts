@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { EntityChecksum } from '../../shared/checksum.ts';
-import { ENTITY_TYPES, type EntityType } from '../../shared/entities.ts';
+import { ENTITY_TYPES, isEntityType, type EntityType } from '../../shared/entities.ts';
 import { checksumResponseSchema, type ChecksumResponse } from '../../shared/protocol.ts';
 import type { DeskStore } from '../store/index.ts';
 import { withSchema, type SyncHttp } from './sync-http.ts';
@@ -18,9 +18,9 @@ export interface ChecksumCheckOptions {
 
 const parseChecksums = withSchema(checksumResponseSchema);
 
-/** Types whose figures differ between the server and the desk. */
+/** Types whose figures differ between the server and the desk (a type missing on either side differs). */
 export function differingTypes(
-  server: ChecksumResponse['checksums'],
+  server: Partial<Record<EntityType, EntityChecksum>>,
   desk: Partial<Record<EntityType, EntityChecksum>>,
   types: readonly EntityType[],
 ): EntityType[] {
@@ -34,7 +34,9 @@ export function differingTypes(
 /**
  * Compares the desk with the server (PROTOCOL `/api/sync/checksum`): ask the server, catch up to at least its
  * cursor, compute the same figures over SQLite, and download again every type that keeps differing.
- * Only meaningful while the outbox holds no unresolved event (an unacknowledged edit is a difference).
+ * A type with an edit the server has not settled (pending, held behind a conflict, or in conflict) differs
+ * by design and is left out; the others are compared all the same, so one conflict the user leaves open
+ * does not hide a damaged type for good.
  */
 export class ChecksumCheck {
   constructor(
@@ -50,14 +52,16 @@ export class ChecksumCheck {
     },
   ) {}
 
-  /** Whether the outbox allows a meaningful comparison now. */
+  /**
+   * Whether a comparison means anything now: no upload is in flight. A SENT event may be applied on the
+   * server while its row on the desk still holds the old version, and the store does not say of which type.
+   */
   ready(): boolean {
-    const counts = this.deps.store.outboxCounts();
-    return counts.PENDING + counts.SENT + counts.CONFLICT === 0;
+    return this.deps.store.outboxCounts().SENT === 0;
   }
 
   async run(signal: AbortSignal): Promise<ChecksumStatus | null> {
-    const { store, status, options } = this.deps;
+    const { status, options } = this.deps;
     const asked = options.entityTypes;
     status.update({ checking: true });
     try {
@@ -70,7 +74,9 @@ export class ChecksumCheck {
         // The desk must hold everything up to the server's cursor: every later change is past it too.
         await this.deps.catchUp(signal);
         const types = asked ?? ENTITY_TYPES.filter((type) => answer.checksums[type] !== undefined);
-        differing = differingTypes(answer.checksums, store.checksums(types), types);
+        const comparison = this.compare(answer, types);
+        if (comparison === null) return null;
+        differing = comparison;
         if (differing.length === 0) break;
         this.log.info({ attempt, differing }, 'checksums differ; comparing again');
       }
@@ -82,7 +88,8 @@ export class ChecksumCheck {
         const answer = await this.ask(differing, signal);
         cursor = answer.cursor;
         await this.deps.catchUp(signal);
-        differing = differingTypes(answer.checksums, store.checksums(differing), differing);
+        // A type edited on the desk meanwhile is left out like any other unsettled type.
+        differing = this.compare(answer, differing) ?? [];
       }
       const result: ChecksumStatus = {
         at: (this.deps.now?.() ?? new Date()).toISOString(),
@@ -95,6 +102,34 @@ export class ChecksumCheck {
     } finally {
       status.update({ checking: false });
     }
+  }
+
+  /**
+   * The types of `types` that differ, leaving out those with unsettled edits; null when an upload is in
+   * flight or every type is unsettled. Unsettled types and figures are read in one synchronous step, so no
+   * edit lands between them.
+   */
+  private compare(answer: ChecksumResponse, types: readonly EntityType[]): EntityType[] | null {
+    if (!this.ready()) return null;
+    const unsettled = this.unsettledTypes();
+    const compared = types.filter((type) => !unsettled.has(type));
+    if (compared.length === 0) return null;
+    if (compared.length < types.length) {
+      this.log.debug({ skipped: types.filter((type) => unsettled.has(type)) }, 'types with unsettled edits');
+    }
+    return differingTypes(answer.checksums, this.deps.store.checksums(compared), compared);
+  }
+
+  /** Types with an edit the server has not settled: PENDING (sendable or held) or CONFLICT. */
+  private unsettledTypes(): Set<EntityType> {
+    const { store } = this.deps;
+    const types = new Set<EntityType>();
+    // pendingBatch leaves out edits held behind a conflict; their record is in conflicts().
+    for (const { entityType } of store.pendingBatch(Number.MAX_SAFE_INTEGER)) {
+      if (isEntityType(entityType)) types.add(entityType);
+    }
+    for (const conflict of store.conflicts()) types.add(conflict.entityType);
+    return types;
   }
 
   private ask(types: EntityType[] | null, signal: AbortSignal): Promise<ChecksumResponse> {

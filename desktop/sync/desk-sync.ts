@@ -171,7 +171,7 @@ export class DeskSync implements Service {
     this.downloadWake.wake();
   }
 
-  /** Compares checksums at the next chance (after the outbox drains). */
+  /** Compares checksums at the next chance (no upload in flight; types with unsettled edits are left out). */
   requestCheck(): void {
     this.checkDue = true;
     if (this.checkAllowed()) this.live.end();
