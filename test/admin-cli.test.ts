@@ -135,14 +135,18 @@ describe('sync-admin', () => {
     expect(Math.abs(iat! - Date.now() / 1000)).toBeLessThan(60);
   });
 
-  it('A5: token defaults to sub "cli" and an 8h lifetime', async () => {
+  it('A5: token defaults to sub "cli", a year for a desk (weeks offline must not lock it out), 8h for a person', async () => {
     const tenantId = await createTenant('Defaults school');
     const run = await sync(['token', '--tenant', tenantId, '--role', 'desk'], withDb);
     expect(run.code, run.stderr).toBe(0);
     const claims = await verifyToken(SECRET, run.stdout.trim());
     expect(claims).toMatchObject({ sub: 'cli', tenantId, role: 'desk' });
     const { iat, exp } = decodeJwt(run.stdout.trim());
-    expect(exp! - iat!).toBe(8 * 3600);
+    expect(exp! - iat!).toBe(365 * 24 * 3600);
+    const admin = await sync(['token', '--tenant', tenantId, '--role', 'admin'], withDb);
+    expect(admin.code, admin.stderr).toBe(0);
+    const lifetime = decodeJwt(admin.stdout.trim());
+    expect(lifetime.exp! - lifetime.iat!).toBe(8 * 3600);
   });
 
   it('A6: token for a tenant that does not exist fails with exit 1, names it, and prints no token', async () => {

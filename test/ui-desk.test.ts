@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from './support/db.ts';
+import { signToken } from '../server/auth/tokens.ts';
+import { DeskSync } from '../desktop/sync/index.ts';
+import { silentLog, waitFor } from './support/db.ts';
+import { FAST_SYNC } from './support/desk-client.ts';
 import { UiDesk } from './support/ui-desk.ts';
 
 /**
@@ -256,6 +259,52 @@ describe('desk UI in Chromium', () => {
     await page.waitForSelector('[data-test=refused]', { state: 'detached' });
     expect(ui.desk.store.refusals()).toEqual([]);
     expect(ui.desk.store.failedEvents().map((e) => e.id)).toEqual([ghost.outboxEventId]);
+  });
+
+  it('U10: a token the server no longer accepts: the bar says so in plain words and, in the app, offers to enter a new one', async () => {
+    const { page } = ui;
+    // What the Electron preload gives the page; here it only counts the calls.
+    await page.addInitScript(() => {
+      const w = globalThis as unknown as { deskSetup: object; reconnects: number };
+      w.reconnects = 0;
+      w.deskSetup = {
+        reconnect: () => {
+          w.reconnects++;
+          return Promise.resolve();
+        },
+      };
+    });
+    await page.reload();
+    await ui.desk.stop();
+    const refused = new DeskSync(silentLog, {
+      store: ui.desk.store,
+      serverUrl: ui.server.url,
+      token: await signToken(
+        'not-the-server-secret-not-the-server-secret',
+        {
+          sub: 'desk',
+          tenantId: ui.tenant,
+          role: 'desk',
+        },
+        3600,
+      ),
+      options: FAST_SYNC,
+    });
+    const running = refused.run();
+    try {
+      ui.status.use(refused);
+      await page.waitForSelector('[data-test=reconnect]', { timeout: 15_000 });
+      expect(await page.textContent('[data-test=last-error]')).toContain('no longer accepts this desk');
+      await page.click('[data-test=reconnect]');
+      await expect
+        .poll(() => page.evaluate(() => (globalThis as unknown as { reconnects: number }).reconnects))
+        .toBe(1);
+    } finally {
+      await refused.stop();
+      await running;
+    }
+    ui.status.use(ui.desk.start());
+    await page.waitForSelector('[data-test=reconnect]', { state: 'detached', timeout: 15_000 });
   });
 
   it('U8: a long catch-up shows its progress in the status bar', async () => {

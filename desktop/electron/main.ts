@@ -71,8 +71,11 @@ function startDesk(settings: DeskSettings): { win: BrowserWindow; stop: () => Pr
   };
 }
 
-/** First run: a small page asks for the server address and the token, kept with safeStorage. */
-function firstRun(): Promise<DeskSettings> {
+/**
+ * First run, and whenever the token must change: a small page asks for the server address and the token,
+ * kept with safeStorage.
+ */
+function askSettings(): Promise<DeskSettings> {
   return new Promise((resolve) => {
     const win = createWindow(SETUP);
     ipcMain.handle('desk:setup', (_event, input: unknown) => {
@@ -92,8 +95,17 @@ function firstRun(): Promise<DeskSettings> {
 
 async function main(): Promise<void> {
   await app.whenReady();
-  const settings = readSettings(settingsPath(), safeStorage) ?? (await firstRun());
-  const desk = startDesk(settings);
+  const settings = readSettings(settingsPath(), safeStorage) ?? (await askSettings());
+  let desk = startDesk(settings);
+  // A token that expired or was revoked: the desk window asks for a new one. The old desk stops (its work
+  // stays in its SQLite file), the new one opens the same file when the tenant is the same.
+  ipcMain.handle('desk:reconnect', async () => {
+    const next = await askSettings();
+    const old = desk;
+    await old.stop();
+    desk = startDesk(next);
+    old.win.close();
+  });
   let stopping = false;
   app.on('before-quit', (event) => {
     if (stopping) return;

@@ -35,4 +35,6 @@ contextBridge.exposeInMainWorld('deskSetup', {
   /** First run: resolves with an error message, or null once the settings are stored. */
   save: (serverUrl: string, token: string) =>
     ipcRenderer.invoke('desk:setup', { serverUrl, token }) as Promise<string | null>,
+  /** From the desk window: asks for a new server address and token, then restarts the desk with them. */
+  reconnect: () => ipcRenderer.invoke('desk:reconnect') as Promise<void>,
 });

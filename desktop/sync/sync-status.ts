@@ -117,8 +117,9 @@ function activityOf(status: SyncStatus): SyncActivity {
 const MESSAGES: Record<string, string> = {
   NETWORK:
     'The server cannot be reached. Your work is saved on this computer and will be sent when the connection is back.',
-  UNAUTHORIZED: 'Your session has ended. Please sign in again; your work is kept on this computer.',
-  TOKEN_EXPIRED: 'Your session has ended. Please sign in again; your work is kept on this computer.',
+  UNAUTHORIZED:
+    "The school server no longer accepts this desk's token. Enter a new one; your work is kept on this computer.",
+  TOKEN_EXPIRED: "This desk's token has expired. Enter a new one; your work is kept on this computer.",
   FORBIDDEN: 'This account is not allowed to send changes. Ask your administrator.',
   UNKNOWN_TENANT: 'This school is not known to the server. Ask your administrator.',
   RESYNC_REQUIRED: 'This computer was away for a long time: the school data is being downloaded again.',

@@ -4,17 +4,21 @@ import { parseDuration, signToken } from '../auth/tokens.ts';
 import { AdminError, parsing, required, UsageError, type Command } from './command.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const DEFAULT_TTL = '8h';
+/**
+ * A desk runs for months and comes back after weeks offline: its token must outlive that. A person's token
+ * (admin, dba) is a working day.
+ */
+const DEFAULT_TTL = { desk: '365d', person: '8h' } as const;
 const DEFAULT_SUBJECT = 'cli';
 
 export const token: Command = {
   name: 'token',
-  synopsis: `--tenant ID --role ${roleSchema.options.join('|')} [--ttl ${DEFAULT_TTL}] [--sub USER]`,
+  synopsis: `--tenant ID --role ${roleSchema.options.join('|')} [--ttl TTL] [--sub USER]`,
   summary: 'sign an access token for a tenant; prints the JWT',
   details: [
     '  --tenant ID   the id of an existing tenant (see sync-admin tenant list)',
     `  --role ROLE   ${roleSchema.options.join(', ')}`,
-    `  --ttl TTL     lifetime such as 30m, 8h, 30d (default ${DEFAULT_TTL})`,
+    `  --ttl TTL     lifetime such as 30m, 8h, 30d (default ${DEFAULT_TTL.desk} for a desk, ${DEFAULT_TTL.person} otherwise)`,
     `  --sub USER    the subject of the token, a user id (default ${DEFAULT_SUBJECT})`,
     '',
     'Signed with SYNC_JWT_SECRET, which must be that of the server. Prints only the token on stdout:',
@@ -27,7 +31,7 @@ export const token: Command = {
         options: {
           tenant: { type: 'string' },
           role: { type: 'string' },
-          ttl: { type: 'string', default: DEFAULT_TTL },
+          ttl: { type: 'string' },
           sub: { type: 'string', default: DEFAULT_SUBJECT },
         },
         strict: true,
@@ -44,7 +48,7 @@ export const token: Command = {
     if (!role.success) {
       throw new UsageError(`--role must be one of ${roleSchema.options.join(', ')}, got "${roleArg}"`);
     }
-    const ttlSeconds = parseTtl(values.ttl);
+    const ttlSeconds = parseTtl(values.ttl ?? (role.data === 'desk' ? DEFAULT_TTL.desk : DEFAULT_TTL.person));
     const sub = required(values.sub, '--sub');
     const secret = ctx.jwtSecret();
     const tenantId = await ctx.withDatabase(async (pool) => {

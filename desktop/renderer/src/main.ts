@@ -16,6 +16,8 @@ declare global {
   interface Window {
     /** Set by the Electron preload; absent in a plain browser (the harness). */
     deskBridge?: DeskBridge;
+    /** Set by the Electron preload: asks for a new server address and token, and restarts the desk. */
+    deskSetup?: { reconnect?: () => Promise<void> };
   }
 }
 
@@ -87,8 +89,16 @@ function show(name: ScreenName): void {
   screens[name].refresh();
 }
 
+const reconnect = window.deskSetup?.reconnect;
+const askForToken =
+  reconnect === undefined
+    ? null
+    : (): void => {
+        reconnect().catch(fail);
+      };
+
 function drawStatus(): void {
-  if (statusBar !== null) renderStatusBar(statusBar, status, pending, refused);
+  if (statusBar !== null) renderStatusBar(statusBar, status, pending, refused, askForToken);
 }
 let lastConflicts = -1;
 

@@ -21,15 +21,20 @@ function refusedText(refused: number): string {
     : `${refused} changes refused by the server (see Conflicts)`;
 }
 
+/** Errors that only a new token mends. */
+const TOKEN_ERRORS = new Set(['UNAUTHORIZED', 'TOKEN_EXPIRED']);
+
 /**
  * The bar at the top of every screen: connection, pending uploads, refused edits, last sync, progress, last
- * error.
+ * error. `reconnect`: where the desk can take a new token (the Electron app), offered when the server no
+ * longer accepts this one.
  */
 export function renderStatusBar(
   root: HTMLElement,
   status: SyncStatus | null,
   pending: number,
   refused = 0,
+  reconnect: (() => void) | null = null,
 ): void {
   const state = stateOf(status);
   const progress = status?.progress ?? null;
@@ -61,6 +66,9 @@ export function renderStatusBar(
     error === null
       ? null
       : h('span', { class: 'error', 'data-test': 'last-error', title: error.code }, error.message),
+    error !== null && reconnect !== null && TOKEN_ERRORS.has(error.code)
+      ? h('button', { 'data-test': 'reconnect', onclick: reconnect }, 'Enter a new token')
+      : null,
   ];
   root.replaceChildren(...parts.filter((part): part is HTMLElement => part !== null));
 }
