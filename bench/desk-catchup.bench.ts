@@ -30,8 +30,9 @@ const EVENTS = numberArg('--events', 1_000_000);
 const LIMIT = 10_000;
 const TARGET_SECONDS = 30;
 /**
- * The store's group commit during bulk catch-up. Its defaults commit every 2 s; a desk doing a long
- * catch-up loses little by committing less often (a crash refetches the uncommitted suffix of pages).
+ * The store's group commit during bulk catch-up, as the desk's defaults have it (every 30 s or 250 000
+ * changes): a desk doing a long catch-up loses little by committing seldom (a crash refetches the
+ * uncommitted suffix of pages).
  */
 const GROUP_COMMIT = {
   maxChanges: numberArg('--group-changes', 250_000),
@@ -147,10 +148,13 @@ async function main(): Promise<void> {
       `  desk   ${desk.seconds.toFixed(2).padStart(6)} s  ${rate(desk)}  (HTTP /down pages → DeskStore, group commit)`,
     );
     const ratio = desk.seconds / floor.seconds;
+    const fast = desk.seconds <= TARGET_SECONDS;
+    const close = ratio <= TARGET_RATIO;
     console.log(
-      `  ratio  ${ratio.toFixed(2)}× floor → targets ≤ ${TARGET_SECONDS} s ${desk.seconds <= TARGET_SECONDS ? 'met' : 'NOT met'}, ` +
-        `≤ ${TARGET_RATIO}× ${ratio <= TARGET_RATIO ? 'met' : 'NOT met'}`,
+      `  ratio  ${ratio.toFixed(2)}× floor → targets ≤ ${TARGET_SECONDS} s ${fast ? 'met' : 'NOT met'}, ` +
+        `≤ ${TARGET_RATIO}× ${close ? 'met' : 'NOT met'}`,
     );
+    if (!fast || !close) process.exitCode = 1;
   } catch (err) {
     console.error(err);
     process.exitCode = 1;

@@ -17,18 +17,18 @@ import { SlotGuard, type SlotWarning } from '../server/ops/slot-guard.ts';
 import type { SlotRestart } from '../server/ops/slot.ts';
 import { silentLog, waitFor } from './support/db.ts';
 import { startTestServer, type TestServer } from './support/http.ts';
+import {
+  snapshotResponseSchema,
+  syncDownResponseSchema,
+  type Change,
+  type ErrorBody,
+} from '../shared/protocol.ts';
 
 // A cluster of its own: a 1 MB max_slot_wal_keep_size would make the shared cluster's other slots lossy.
 const FLAGS = [
   ...['-c', 'fsync=off', '-c', 'synchronous_commit=off'],
   ...['-c', 'max_slot_wal_keep_size=1MB', '-c', 'min_wal_size=32MB', '-c', 'max_wal_size=64MB'],
 ];
-
-interface Change {
-  entityId: string;
-  operation: string;
-  serverVersion: number;
-}
 
 /** The part of a desk that matters here: entity id → serverVersion, applied by the protocol's rule. */
 class Desk {
@@ -123,8 +123,8 @@ describe('slot guard', () => {
         { clientId: 'desk-1', cursor: desk.cursor, limit: 100 },
         { token: deskToken },
       );
-      const body = response.body as { changes: Change[]; cursor: string; hasMore: boolean; code?: string };
-      if (response.status !== 200) return body.code ?? String(response.status);
+      if (response.status !== 200) return (response.body as ErrorBody).code ?? String(response.status);
+      const body = syncDownResponseSchema.parse(response.body);
       desk.apply(body.changes, body.cursor);
       if (!body.hasMore) return 'OK';
     }
@@ -140,7 +140,7 @@ describe('slot guard', () => {
         { token: deskToken },
       );
       expect(response.status, response.text).toBe(200);
-      const body = response.body as { changes: Change[]; cursor: string; pageToken?: string };
+      const body = snapshotResponseSchema.parse(response.body);
       desk.apply(body.changes, body.cursor);
       pageToken = body.pageToken;
     } while (pageToken !== undefined);
