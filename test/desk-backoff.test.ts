@@ -127,7 +127,10 @@ describe('Retry-After through the desk, against the real server', () => {
         : null,
     );
     const desk = new TestDeskClient(dir.path(name), tenant, proxy, token, options);
-    cleanups.push(() => proxy.close(), () => desk.close());
+    cleanups.push(
+      () => proxy.close(),
+      () => desk.close(),
+    );
     return { proxy, desk };
   };
   const gapBetweenFirstTwo = (seen: ProxiedRequest[], path: string): number => {

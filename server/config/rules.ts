@@ -67,6 +67,26 @@ export const syncRulesSchema = z.strictObject({
       helloTimeoutMs: z.number().int().min(100).max(600_000).default(defaults.intervals.helloTimeoutMs),
     })
     .prefault({}),
+  push: z
+    .strictObject({
+      pauseAboveBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(1024 ** 3)
+        .default(defaults.push.pauseAboveBytes),
+      // At or above pauseAboveBytes a paused desk would resume at once, never letting its socket drain.
+      resumeBelowBytes: z
+        .number()
+        .int()
+        .min(0)
+        .max(1024 ** 3)
+        .default(defaults.push.resumeBelowBytes),
+      slowDeskCloseMs: z.number().int().min(100).max(3_600_000).default(defaults.push.slowDeskCloseMs),
+      closeGraceMs: z.number().int().min(50).max(60_000).default(defaults.push.closeGraceMs),
+      hubReadLimit: z.number().int().min(1).max(100_000).default(defaults.push.hubReadLimit),
+    })
+    .prefault({}),
   ops: z
     .strictObject({
       walWarnBytes: z.number().int().min(0).default(defaults.ops.walWarnBytes),
@@ -96,6 +116,9 @@ export function parseSyncRules(input: unknown, source = 'sync-rules'): SyncRules
     problems.push('limits.downDefault: must not exceed limits.downMax');
   if (rules.limits.snapshotDefault > rules.limits.snapshotMax) {
     problems.push('limits.snapshotDefault: must not exceed limits.snapshotMax');
+  }
+  if (rules.push.resumeBelowBytes >= rules.push.pauseAboveBytes) {
+    problems.push('push.resumeBelowBytes: must be below push.pauseAboveBytes');
   }
   if (rules.ops.walWarnBytes > rules.ops.walCriticalBytes) {
     problems.push('ops.walWarnBytes: must not exceed ops.walCriticalBytes');

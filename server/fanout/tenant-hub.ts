@@ -11,10 +11,13 @@ import { readTenantTails } from './tail-read.ts';
 export interface TenantHubOptions {
   connectionString: string;
   pool: Pool;
-  rules: Pick<SyncRules, 'hiddenFields'>;
+  rules: Pick<SyncRules, 'hiddenFields' | 'push'>;
   /** Called once per batch handed to a tenant's desks: seconds from its last change's commit to now. */
   onPushed?: (latencySeconds: number) => void;
-  /** Changes read per tenant per statement (a longer run of new changes takes several rounds). */
+  /**
+   * Changes read per tenant per statement (a longer run of new changes takes several rounds); default: the
+   * rules' push.hubReadLimit.
+   */
   readLimit?: number;
   /** Tenants read per statement. */
   tenantsPerRead?: number;
@@ -46,7 +49,6 @@ export interface HubStats {
 }
 
 const DEFAULTS = {
-  readLimit: 1000,
   tenantsPerRead: 200,
   concurrentReads: 4,
   retryMinMs: 250,
@@ -88,7 +90,7 @@ export class TenantHub implements Service {
     private readonly log: Logger,
     options: TenantHubOptions,
   ) {
-    this.#options = { ...DEFAULTS, ...options };
+    this.#options = { ...DEFAULTS, readLimit: options.rules.push.hubReadLimit, ...options };
     this.#listening = new Promise((resolve) => {
       this.#markListening = resolve;
     });

@@ -1,6 +1,6 @@
 import type { SyncRules } from '../config/rules.ts';
 
-/** Tuning of /api/sync/ws beyond the sync rules' intervals; every field has a default. */
+/** Tuning of /api/sync/ws; what a deployment may change comes from the sync rules' `push` section. */
 export interface DeskSocketOptions {
   /** Backlog page size (default: the rules' limits.downDefault). */
   pageLimit: number;
@@ -18,17 +18,18 @@ export interface DeskSocketOptions {
   maxMessageBytes: number;
 }
 
+/** The rules' values, then `given` over them (tests tune the socket without writing a rules file). */
 export function deskSocketOptions(
-  rules: Pick<SyncRules, 'limits'>,
+  rules: Pick<SyncRules, 'limits' | 'push'>,
   given: Partial<DeskSocketOptions> = {},
 ): DeskSocketOptions {
   return {
     pageLimit: rules.limits.downDefault,
-    pauseAboveBytes: 1024 * 1024,
-    resumeBelowBytes: 64 * 1024,
+    pauseAboveBytes: rules.push.pauseAboveBytes,
+    resumeBelowBytes: rules.push.resumeBelowBytes,
     drainCheckMs: 100,
-    slowCloseMs: 30_000,
-    closeGraceMs: 2_000,
+    slowCloseMs: rules.push.slowDeskCloseMs,
+    closeGraceMs: rules.push.closeGraceMs,
     maxMessageBytes: 64 * 1024,
     ...given,
   };
