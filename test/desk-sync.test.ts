@@ -180,4 +180,33 @@ describe('DeskSync against the real server', () => {
     });
     await expectAllEqual();
   });
+
+  it('S7: a new desk downloading the school sees its progress as N of M, M being the rows the server holds', async () => {
+    await db.pool.query(
+      `INSERT INTO students (tenant_id, id, first_name, last_name)
+       SELECT $1, gen_random_uuid(), 'Pupil ' || g, 'Many' FROM generate_series(1, 3000) g`,
+      [tenant],
+    );
+    await server.captured();
+    const held = Object.values(await server.checksums(tenant, ENTITY_TYPES)).reduce(
+      (sum, figures) => sum + (figures?.count ?? 0),
+      0,
+    );
+    const c = new TestDeskClient(dir.path('c.db'), tenant, server, await server.token(tenant));
+    try {
+      const snapshots: { done: number; total: number | null }[] = [];
+      c.start({ snapshotLimit: 100 }).onStatus((status) => {
+        if (status.progress?.kind === 'snapshot') snapshots.push({ ...status.progress });
+      });
+      await waitFor(() => c.status?.live, { message: 'C live', timeoutMs: 20_000 });
+      expect(snapshots.at(-1)?.done).toBe(held);
+      // The count arrives beside the first pages; from then on every figure reads "N of M".
+      const counted = snapshots.filter((p) => p.total !== null);
+      expect(counted.length).toBeGreaterThan(0);
+      expect(counted.every((p) => p.total === held && p.done <= held)).toBe(true);
+      expect(c.status?.progress).toBeNull();
+    } finally {
+      await c.close();
+    }
+  });
 });

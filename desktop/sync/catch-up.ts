@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { EntityType } from '../../shared/entities.ts';
+import { checksumResponseSchema } from '../../shared/protocol.ts';
 import type { DeskStore } from '../store/index.ts';
-import { parseChangesPage, SyncHttpError, type ChangesPage, type SyncHttp } from './sync-http.ts';
+import { parseChangesPage, SyncHttpError, withSchema, type ChangesPage, type SyncHttp } from './sync-http.ts';
 import type { DownloadProgress, SyncStatusBoard } from './sync-status.ts';
 
 export interface CatchUpOptions {
@@ -97,11 +98,21 @@ export class CatchUp {
         parseChangesPage,
         signal,
       );
+    // A snapshot from its first page shows "N of M": M is the rows the server counts for the checksum (the
+    // protocol has no count of its own), asked beside the first page and awaited a little at most.
+    let total: number | null = null;
+    const counted =
+      firstToken === null
+        ? this.countRows(types, signal).then((count) => {
+            total = count;
+          })
+        : Promise.resolve();
     let cursor: string | null = null;
     try {
       let next = fetchPage(firstToken);
       for (;;) {
         const page = await next;
+        if (progress.pages === 0) await Promise.race([counted, sleep(COUNT_WAIT_MS)]);
         if (page.hasMore && page.pageToken === undefined) {
           throw new SyncHttpError('protocol', 200, 'BAD_RESPONSE', 'snapshot page has more but no pageToken');
         }
@@ -115,6 +126,7 @@ export class CatchUp {
         cursor = page.cursor;
         progress.done += page.changes.length;
         progress.pages += 1;
+        if (total !== null) progress.total = Math.max(total, progress.done);
         this.deps.status.update({ progress: { ...progress } });
         if (!page.hasMore) break;
       }
@@ -126,6 +138,23 @@ export class CatchUp {
     store.finishSnapshot(resumeAt);
     this.log.info({ applied: progress.done, pages: progress.pages, types }, 'snapshot applied');
     return { applied: progress.done, pages: progress.pages };
+  }
+
+  /** The rows of `types` the server holds for this desk's tenant, or null when it does not say. */
+  private async countRows(types: EntityType[] | null, signal: AbortSignal): Promise<number | null> {
+    const { store, http } = this.deps;
+    try {
+      const answer = await http.post(
+        '/api/sync/checksum',
+        { clientId: store.clientId, ...(types === null ? {} : { entityTypes: types }) },
+        parseChecksums,
+        signal,
+      );
+      return Object.values(answer.checksums).reduce((sum, figures) => sum + (figures?.count ?? 0), 0);
+    } catch (err) {
+      this.log.debug({ err }, 'no row count for the snapshot progress');
+      return null;
+    }
   }
 
   /** Applies `/down` pages from the stored cursor until the server has no more. Throws 410 as is. */
@@ -175,6 +204,14 @@ export class CatchUp {
 }
 
 /** A prefetch that may be abandoned (the page before it failed) must not become an unhandled rejection. */
+const parseChecksums = withSchema(checksumResponseSchema);
+/** How long the first snapshot page waits for the row count (the server answers it once capture caught up). */
+const COUNT_WAIT_MS = 2_000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
 function quiet<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => undefined);
   return promise;
