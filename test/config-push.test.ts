@@ -144,7 +144,11 @@ describe('sync rules: push, on a running server', () => {
       const tenant = await createTenant(db.pool);
       const desk = TestDesk.open(server.wsUrl, { token: await server.token(tenant) });
       await desk.opened;
-      await waitFor(() => server.app.deskSockets?.stats.byState.live === 1);
+      // The hub feeds the desk (its first read of the tenant is done): what follows comes from its reads.
+      await waitFor(() => {
+        const hub = server.hub.stats;
+        return hub.live === 1 && hub.readsInFlight === 0 && hub.tenantsPending === 0;
+      });
       await appendEvents(db.pool, [{ tenantId: tenant, count: 95 }]);
       await desk.waitForChanges(95);
       const sizes = desk.messages.filter((m) => m.type === 'changes').map((m) => m.changes.length);
