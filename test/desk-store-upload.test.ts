@@ -369,6 +369,7 @@ describe('desk store: outbox and upload responses', () => {
     // Sent now, it would only meet the same conflict.
     expect(store.pendingBatch()).toEqual([]);
     expect(store.pendingCount()).toBe(1);
+    expect(store.outboxFigures()).toEqual({ pending: 1, held: 1, conflicts: 2 });
     expect(store.conflicts()).toEqual([
       expect.objectContaining({
         outboxEventId: one.outboxEventId,
@@ -398,6 +399,7 @@ describe('desk store: outbox and upload responses', () => {
       ],
     });
     expect(store.conflicts()).toEqual([]);
+    expect(store.outboxFigures()).toEqual({ pending: 1, held: 0, conflicts: 0 });
     expect(store.pendingBatch()).toEqual([
       expect.objectContaining({
         id: since.outboxEventId,

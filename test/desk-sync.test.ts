@@ -161,8 +161,9 @@ describe('DeskSync against the real server', () => {
     await waitFor(() => a.store.conflicts().length === 1, { message: 'A in conflict' });
     expect(a.store.conflicts()[0]).toMatchObject({ edits: 2, server: { data: { firstName: 'OnceB' } } });
     a.store.update('STUDENT', studentId, { notes: 'While deciding' });
-    // Held behind the decision: not sent, so no second conflict.
+    // Held behind the decision: not sent, so no second conflict; the status says it waits for her.
     expect(a.store.pendingBatch()).toEqual([]);
+    await waitFor(() => a.status?.held === 1 && a.status.pending === 1, { message: 'A shows one held edit' });
     expect(a.store.conflicts()).toHaveLength(1);
 
     a.store.resolveLocally(a.store.conflicts()[0]!.outboxEventId, 'KEEP_LOCAL');

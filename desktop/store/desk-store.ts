@@ -208,6 +208,18 @@ export class DeskStore {
   outboxCounts(): Record<OutboxStatus, number> {
     return this.outbox.counts();
   }
+  /**
+   * What the sync status shows of the outbox: edits not yet confirmed (`held` of them wait behind a
+   * conflict for the user's decision), and the conflicts.
+   */
+  outboxFigures(): { pending: number; held: number; conflicts: number } {
+    const counts = this.outbox.counts();
+    return {
+      pending: counts.PENDING + counts.SENT,
+      held: counts.CONFLICT === 0 ? 0 : this.outbox.heldCount(),
+      conflicts: counts.CONFLICT,
+    };
+  }
   /** The oldest PENDING events, in the order they were made, in the wire shape of `/api/sync/up`. */
   pendingBatch(limit = 1000): OutboxEvent[] {
     return this.outbox.pendingBatch(limit).map(toWireEvent);

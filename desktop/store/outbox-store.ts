@@ -73,6 +73,7 @@ export class OutboxStore {
   private readonly byStatusStmt: Database.Statement<[OutboxStatus], OutboxRow>;
   private readonly pruneStmt: Database.Statement<[string, string]>;
   private readonly refusedStmt: Database.Statement<[], OutboxRow>;
+  private readonly heldStmt: Database.Statement<[], { n: number }>;
   private readonly dismissStmt: Database.Statement<[string, string]>;
   constructor(db: Database.Database) {
     this.insertStmt = db.prepare(`
@@ -108,6 +109,12 @@ export class OutboxStore {
     this.refusedStmt = db.prepare(
       `SELECT * FROM outbox_events WHERE status = 'FAILED' AND dismissed_at IS NULL ORDER BY seq`,
     );
+    this.heldStmt = db.prepare(`
+      SELECT count(*) AS n FROM outbox_events o
+      WHERE status = 'PENDING'
+        AND EXISTS (SELECT 1 FROM outbox_events c
+                    WHERE c.entity_type = o.entity_type AND c.entity_id = o.entity_id
+                      AND c.status = 'CONFLICT' AND c.seq < o.seq)`);
     this.dismissStmt = db.prepare(
       `UPDATE outbox_events SET dismissed_at = ? WHERE id = ? AND status = 'FAILED' AND dismissed_at IS NULL`,
     );
@@ -141,6 +148,11 @@ export class OutboxStore {
   /** Refused (FAILED) edits the user has not dismissed, oldest first. */
   refused(): OutboxRow[] {
     return this.refusedStmt.all();
+  }
+
+  /** PENDING edits held behind a conflict of their entity (see pendingBatch): they wait for the user. */
+  heldCount(): number {
+    return this.heldStmt.get()?.n ?? 0;
   }
 
   /** Returns whether a refusal was there to dismiss. */

@@ -195,8 +195,7 @@ export class DeskSync implements Service {
     this.unsubscribe.push(
       this.store.on('outbox', ({ reason }) => {
         if (reason === 'edit' || reason === 'resolution') this.upload.wake();
-        const counts = this.store.outboxCounts();
-        this.board.update({ pending: counts.PENDING + counts.SENT, conflicts: counts.CONFLICT });
+        this.board.update(this.store.outboxFigures());
       }),
     );
     const prune = setInterval(() => this.pruneAcknowledged(), this.options.pruneIntervalMs);

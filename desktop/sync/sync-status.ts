@@ -44,6 +44,8 @@ export interface SyncStatus {
   progress: DownloadProgress | null;
   /** Edits not yet confirmed by the server. */
   pending: number;
+  /** Of those, edits held behind a conflict: they wait for the user's decision, not for the network. */
+  held: number;
   conflicts: number;
   /** Last time the desk was known to be up to date with the server (ISO). */
   lastSyncAt: string | null;
@@ -63,6 +65,7 @@ export class SyncStatusBoard {
     checking: false,
     progress: null,
     pending: 0,
+    held: 0,
     conflicts: 0,
     lastSyncAt: null,
     lastError: null,

@@ -165,7 +165,6 @@ export class UploadLoop {
   }
 
   private refreshCounts(): void {
-    const counts = this.deps.store.outboxCounts();
-    this.deps.status.update({ pending: counts.PENDING + counts.SENT, conflicts: counts.CONFLICT });
+    this.deps.status.update(this.deps.store.outboxFigures());
   }
 }

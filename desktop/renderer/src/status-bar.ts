@@ -10,9 +10,11 @@ function stateOf(status: SyncStatus | null): { text: string; cls: string } {
   return { text: 'Online', cls: 'online' };
 }
 
-function pendingText(pending: number): string {
+function pendingText(pending: number, held: number): string {
   if (pending === 0) return 'All changes sent';
-  return pending === 1 ? '1 change waiting to be sent' : `${pending} changes waiting to be sent`;
+  const waiting = pending === 1 ? '1 change waiting to be sent' : `${pending} changes waiting to be sent`;
+  if (held === 0) return waiting;
+  return `${waiting}, ${held === pending ? (held === 1 ? 'it waits' : 'all wait') : `${held} of them wait`} for your decision (see Conflicts)`;
 }
 
 function refusedText(refused: number): string {
@@ -42,7 +44,11 @@ export function renderStatusBar(
   const total = progress?.total ?? null;
   const parts: (HTMLElement | null)[] = [
     h('span', { class: `pill ${state.cls}`, 'data-test': 'connection' }, state.text),
-    h('span', { class: 'item', 'data-test': 'pending', 'data-count': String(pending) }, pendingText(pending)),
+    h(
+      'span',
+      { class: 'item', 'data-test': 'pending', 'data-count': String(pending) },
+      pendingText(pending, status?.held ?? 0),
+    ),
     refused === 0
       ? null
       : h(
