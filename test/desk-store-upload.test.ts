@@ -25,11 +25,17 @@ function seedStudent(store: DeskStore, version = 4): string {
   return id;
 }
 
-/** A student at version 4 edited twice on this desk; both edits met the server's version 7 in one upload. */
-function twoEditsInConflict(store: DeskStore): { id: string; one: LocalEdit; two: LocalEdit } {
+/**
+ * A student at version 4 edited twice on this desk (the second edit: another update, or `second`); both
+ * edits met the server's version 7 in one upload.
+ */
+function twoEditsInConflict(
+  store: DeskStore,
+  second: (id: string) => LocalEdit = (id) => store.update('STUDENT', id, { firstName: 'Two' }),
+): { id: string; one: LocalEdit; two: LocalEdit } {
   const id = seedStudent(store, 4);
   const one = store.update('STUDENT', id, { firstName: 'One' });
-  const two = store.update('STUDENT', id, { firstName: 'Two' });
+  const two = second(id);
   store.markSent([one.outboxEventId, two.outboxEventId]);
   const serverData = {
     id,
@@ -436,24 +442,7 @@ describe('desk store: outbox and upload responses', () => {
 
   it('U13: edited, then deleted, both in conflict: KEEP_LOCAL keeps the edit and deletes on top of its answer', () => {
     const store = desk.open();
-    const id = seedStudent(store, 4);
-    const edit = store.update('STUDENT', id, { firstName: 'One' });
-    const removal = store.remove('STUDENT', id);
-    store.markSent([edit.outboxEventId, removal.outboxEventId]);
-    const serverData = {
-      id,
-      tenantId: store.tenantId,
-      firstName: 'Theirs',
-      lastName: 'Dupont',
-      serverVersion: 7,
-    };
-    store.applyUploadResponse({
-      ...none,
-      conflicts: [
-        { outboxEventId: edit.outboxEventId, reason: 'moved', serverData },
-        { outboxEventId: removal.outboxEventId, reason: 'moved', serverData },
-      ],
-    });
+    const { id, one: edit } = twoEditsInConflict(store, (id) => store.remove('STUDENT', id));
     expect(store.conflicts()).toEqual([expect.objectContaining({ operation: 'DELETE', edits: 2 })]);
     store.resolveLocally(edit.outboxEventId, 'KEEP_LOCAL');
     expect(store.pendingBatch()).toEqual([]);

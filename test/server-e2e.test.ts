@@ -3,11 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Change, SyncDownResponse, SyncUpResponse } from '../shared/protocol.ts';
 import { signToken } from '../server/auth/tokens.ts';
-import { loadEnv } from '../server/config/env.ts';
-import { parseSyncRules } from '../server/config/rules.ts';
-import { startServer, type RunningServer } from '../server/server.ts';
-import { createTestDatabase, silentLog, waitFor, type TestDatabase } from './support/db.ts';
-import { createTenant, TEST_JWT_SECRET } from './support/http.ts';
+import type { RunningServer } from '../server/server.ts';
+import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts';
+import { createTenant, startFullServer, TEST_JWT_SECRET } from './support/http.ts';
 
 /**
  * The whole server as `npm start` wires it (migrations, publication, slot, capture, HTTP) on a real
@@ -53,16 +51,7 @@ describe('server end to end', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const env = loadEnv({
-      DATABASE_URL: db.url,
-      PORT: '0',
-      SYNC_JWT_SECRET: TEST_JWT_SECRET,
-      LOG_LEVEL: 'silent',
-    });
-    const rules = parseSyncRules({
-      capture: { slotName: `slot_${db.name}`, publicationName: `pub_${db.name}` },
-    });
-    server = await startServer(env, rules, silentLog);
+    server = await startFullServer(db);
     schoolA = await createTenant(db.pool, 'School A');
     schoolB = await createTenant(db.pool, 'School B');
   });

@@ -2,12 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboxEvent, SyncUpResponse } from '../shared/protocol.ts';
 import { signToken } from '../server/auth/tokens.ts';
-import { loadEnv } from '../server/config/env.ts';
-import { parseSyncRules } from '../server/config/rules.ts';
-import { startServer, type RunningServer } from '../server/server.ts';
+import type { RunningServer } from '../server/server.ts';
 import { events as logRows, type EventRow } from './support/capture-env.ts';
-import { createTestDatabase, silentLog, waitFor, type TestDatabase } from './support/db.ts';
-import { createTenant, TEST_JWT_SECRET } from './support/http.ts';
+import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts';
+import { createTenant, startFullServer, TEST_JWT_SECRET } from './support/http.ts';
 
 type Body = Record<string, unknown>;
 
@@ -135,16 +133,7 @@ describe('uploads through real capture', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    const env = loadEnv({
-      DATABASE_URL: db.url,
-      PORT: '0',
-      SYNC_JWT_SECRET: TEST_JWT_SECRET,
-      LOG_LEVEL: 'silent',
-    });
-    const rules = parseSyncRules({
-      capture: { slotName: `slot_${db.name}`, publicationName: `pub_${db.name}` },
-    });
-    server = await startServer(env, rules, silentLog);
+    server = await startFullServer(db);
     tenant = await createTenant(db.pool, 'School');
     markerTenant = await createTenant(db.pool, 'Marker school');
     token = await signToken(TEST_JWT_SECRET, { sub: 'secretary', tenantId: tenant, role: 'desk' }, 3600);

@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Role } from '../../shared/protocol.ts';
 import { signToken } from '../../server/auth/tokens.ts';
+import { loadEnv } from '../../server/config/env.ts';
 import { parseSyncRules, type SyncRules } from '../../server/config/rules.ts';
 import type { Pool } from '../../server/db/pool.ts';
 import { buildApp } from '../../server/http/app.ts';
-import { silentLog } from './db.ts';
+import { startServer, type RunningServer } from '../../server/server.ts';
+import { silentLog, type TestDatabase } from './db.ts';
 
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123';
 
@@ -22,6 +24,23 @@ export interface TestServer {
     options?: { token?: string; headers?: Record<string, string> },
   ): Promise<{ status: number; body: unknown; text: string }>;
   close(): Promise<void>;
+}
+
+/**
+ * The whole server as `npm start` wires it (migrations, capture, push, HTTP) on a test database, with a
+ * slot and publication of its own (slot names are cluster-wide).
+ */
+export function startFullServer(db: TestDatabase): Promise<RunningServer> {
+  const env = loadEnv({
+    DATABASE_URL: db.url,
+    PORT: '0',
+    SYNC_JWT_SECRET: TEST_JWT_SECRET,
+    LOG_LEVEL: 'silent',
+  });
+  const rules = parseSyncRules({
+    capture: { slotName: `slot_${db.name}`, publicationName: `pub_${db.name}` },
+  });
+  return startServer(env, rules, silentLog);
 }
 
 export async function startTestServer(pool: Pool, rulesInput: unknown = {}): Promise<TestServer> {
