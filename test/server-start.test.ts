@@ -29,14 +29,35 @@ function start(env: Record<string, string>): Started {
   return { child, output: () => output, exited };
 }
 
+/**
+ * The listening line. A start that creates a logical slot waits for the transactions running meanwhile in
+ * the whole cluster (other test files') to end, which Postgres learns from a record written every 15 s.
+ */
 async function listening(started: Started): Promise<string> {
   const line = await waitFor(() => /listening on (http:\/\/\S+)/.exec(started.output())?.[1], {
-    timeoutMs: 30_000,
+    timeoutMs: 90_000,
     message: 'the listening line',
   }).catch((error: unknown) => {
     throw new Error(`no listening line; the server printed:\n${started.output()}`, { cause: error });
   });
   return line;
+}
+
+/** SIGTERM, then the exit status; a server that does not stop within 30 s fails with what it printed. */
+async function stopped(run: Started): Promise<number | null> {
+  run.child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      run.child.kill('SIGKILL');
+      reject(new Error(`the server did not stop within 30 s of SIGTERM; it printed:\n${run.output()}`));
+    }, 30_000);
+  });
+  try {
+    return await Promise.race([run.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 describe('npm start', () => {
@@ -83,7 +104,7 @@ describe('npm start', () => {
     expect(await run.exited).toBe(0);
     const slots = await db.pool.query('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
     expect(slots.rows).toEqual([{ active: false }]);
-  });
+  }, 120_000);
 
   it('B5: a slot dropped while the server was down is recreated at start and every desk is sent to a snapshot, never silently', async () => {
     const slot = `slot_${db.name}`;
@@ -96,7 +117,7 @@ describe('npm start', () => {
     const before = await db.pool.query('SELECT epoch FROM sync_tenant_log WHERE tenant_id = $1', [tenant]);
     expect(before.rows).toEqual([]);
 
-    const run = start({ DATABASE_URL: db.url, PORT: '0', SYNC_CONFIG: file, LOG_LEVEL: 'error' });
+    const run = start({ DATABASE_URL: db.url, PORT: '0', SYNC_CONFIG: file, LOG_LEVEL: 'info' });
     await listening(run);
     const epoch = await db.pool.query<{ epoch: number; reason: string }>(
       'SELECT epoch, reason FROM sync_tenant_log WHERE tenant_id = $1',
@@ -106,17 +127,15 @@ describe('npm start', () => {
     expect(run.output()).toMatch(/replication slot missing: .*sending every desk to a snapshot/);
     const slots = await db.pool.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
     expect(slots.rowCount).toBe(1);
-    run.child.kill('SIGTERM');
-    expect(await run.exited).toBe(0);
+    expect(await stopped(run)).toBe(0);
 
     // A restart with the slot in place changes nothing.
-    const again = start({ DATABASE_URL: db.url, PORT: '0', SYNC_CONFIG: file });
+    const again = start({ DATABASE_URL: db.url, PORT: '0', SYNC_CONFIG: file, LOG_LEVEL: 'info' });
     await listening(again);
-    again.child.kill('SIGTERM');
-    expect(await again.exited).toBe(0);
+    expect(await stopped(again)).toBe(0);
     const after = await db.pool.query('SELECT epoch FROM sync_tenant_log WHERE tenant_id = $1', [tenant]);
     expect(after.rows).toEqual([{ epoch: 1 }]);
-  });
+  }, 180_000);
 
   it('B4: without DATABASE_URL it runs an embedded Postgres under SYNC_DATA_DIR whose data survives a restart', async () => {
     const dataDir = join(dir, 'data');

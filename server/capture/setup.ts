@@ -43,6 +43,36 @@ export async function ensurePublication(
   });
 }
 
+const NUDGE_MS = 100;
+
+/**
+ * Runs `create` (a logical slot being created) while asking Postgres, every 100 ms on another connection, to
+ * log the running transactions. A new slot waits until every transaction running when it started has ended,
+ * and learns it from such records, which Postgres otherwise writes every 15 s: on a busy database creating a
+ * slot took 30–60 s. pg_log_standby_snapshot exists from Postgres 16 on and is for superusers by default;
+ * where it cannot be called the creation just takes its usual time.
+ */
+export async function nudgingSnapshots<T>(pool: Pool, create: () => Promise<T>): Promise<T> {
+  let creating = true;
+  const nudging = (async () => {
+    while (creating) {
+      await new Promise((resolve) => setTimeout(resolve, NUDGE_MS));
+      if (!creating) return;
+      try {
+        await pool.query('SELECT pg_log_standby_snapshot()');
+      } catch {
+        return;
+      }
+    }
+  })();
+  try {
+    return await create();
+  } finally {
+    creating = false;
+    await nudging;
+  }
+}
+
 /**
  * Creates the pgoutput slot when missing, and the capture progress row that goes with it. From the
  * moment the slot exists every later commit is retained for capture, even before a leader streams.
@@ -56,7 +86,9 @@ export async function ensureSlot(pool: Pool, slotName: string): Promise<{ create
   const existing = await pool.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slotName]);
   if (existing.rowCount === 0) {
     try {
-      await pool.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName]);
+      await nudgingSnapshots(pool, () =>
+        pool.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName]),
+      );
       created = true;
     } catch (error) {
       if ((error as { code?: string }).code !== DUPLICATE_OBJECT) throw error;

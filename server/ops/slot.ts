@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ensureSlot } from '../capture/setup.ts';
+import { ensureSlot, nudgingSnapshots } from '../capture/setup.ts';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import { bumpAllEpochs } from './epoch.ts';
 
@@ -55,7 +55,7 @@ export async function recoverSlot(pool: Pool, log: Logger, slotName: string): Pr
         'recreating the slot and sending every desk to a snapshot',
     );
     if (previous === 'lost') await dropSlot(client, log, slotName);
-    return restart(client, slotName, previous, `replication slot ${previous}: recreated`);
+    return restart(pool, client, slotName, previous, `replication slot ${previous}: recreated`);
   });
 }
 
@@ -87,17 +87,18 @@ export async function recreateSlot(
   return withSlotLock(pool, slotName, async (client) => {
     const previous = await readSlotHealth(client, slotName);
     if (previous !== 'missing') await dropSlot(client, log, slotName);
-    return restart(client, slotName, previous, reason);
+    return restart(pool, client, slotName, previous, reason);
   });
 }
 
 async function restart(
+  pool: Pool,
   client: PoolClient,
   slotName: string,
   previous: SlotHealth,
   reason: string,
 ): Promise<SlotRestart> {
-  const consistentLsn = await createSlot(client, slotName);
+  const consistentLsn = await nudgingSnapshots(pool, () => createSlot(client, slotName));
   const tenants = await restartLog(client, slotName, reason);
   return { slotName, previous, tenants, consistentLsn };
 }
