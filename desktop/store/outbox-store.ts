@@ -2,6 +2,13 @@ import type Database from 'better-sqlite3';
 import type { EntityType } from '../../shared/entities.ts';
 import type { Operation, OutboxEvent, OutboxStatus } from '../../shared/protocol.ts';
 
+/**
+ * Of a PENDING event `o`: an earlier edit of its entity met a conflict. Such an edit waits for the user's
+ * decision (see ConflictStore.resolve): sent now, it would only meet the same conflict again.
+ */
+const HELD_BEHIND_CONFLICT = `EXISTS (SELECT 1 FROM outbox_events c
+  WHERE c.entity_type = o.entity_type AND c.entity_id = o.entity_id AND c.status = 'CONFLICT' AND c.seq < o.seq)`;
+
 /** Statuses that keep an entity's row from being overwritten by incoming changes. */
 export const UNRESOLVED_STATUSES = `('PENDING', 'SENT', 'CONFLICT')`;
 
@@ -80,15 +87,8 @@ export class OutboxStore {
       INSERT INTO outbox_events (id, tenant_id, entity_type, entity_id, operation, payload, local_version, created_at, status)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'PENDING')`);
     this.byIdStmt = db.prepare('SELECT * FROM outbox_events WHERE id = ?');
-    // An edit made after one of its entity's edits met a conflict waits for the user's decision: sent now,
-    // it would only meet the same conflict again (see ConflictStore.resolve).
     this.pendingStmt = db.prepare(`
-      SELECT * FROM outbox_events o
-      WHERE status = 'PENDING'
-        AND NOT EXISTS (SELECT 1 FROM outbox_events c
-                        WHERE c.entity_type = o.entity_type AND c.entity_id = o.entity_id
-                          AND c.status = 'CONFLICT' AND c.seq < o.seq)
-      ORDER BY seq LIMIT ?`);
+      SELECT * FROM outbox_events o WHERE status = 'PENDING' AND NOT ${HELD_BEHIND_CONFLICT} ORDER BY seq LIMIT ?`);
     this.markSentStmt = db.prepare(`
       UPDATE outbox_events SET status = 'SENT', attempt_count = attempt_count + 1, last_attempt_at = ?
       WHERE id = ? AND status = 'PENDING'`);
@@ -109,12 +109,9 @@ export class OutboxStore {
     this.refusedStmt = db.prepare(
       `SELECT * FROM outbox_events WHERE status = 'FAILED' AND dismissed_at IS NULL ORDER BY seq`,
     );
-    this.heldStmt = db.prepare(`
-      SELECT count(*) AS n FROM outbox_events o
-      WHERE status = 'PENDING'
-        AND EXISTS (SELECT 1 FROM outbox_events c
-                    WHERE c.entity_type = o.entity_type AND c.entity_id = o.entity_id
-                      AND c.status = 'CONFLICT' AND c.seq < o.seq)`);
+    this.heldStmt = db.prepare(
+      `SELECT count(*) AS n FROM outbox_events o WHERE status = 'PENDING' AND ${HELD_BEHIND_CONFLICT}`,
+    );
     this.dismissStmt = db.prepare(
       `UPDATE outbox_events SET dismissed_at = ? WHERE id = ? AND status = 'FAILED' AND dismissed_at IS NULL`,
     );

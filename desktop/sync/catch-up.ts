@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { EntityType } from '../../shared/entities.ts';
 import { checksumResponseSchema } from '../../shared/protocol.ts';
 import type { DeskStore } from '../store/index.ts';
+import { sleep } from './backoff.ts';
 import { parseChangesPage, SyncHttpError, withSchema, type ChangesPage, type SyncHttp } from './sync-http.ts';
 import type { DownloadProgress, SyncStatusBoard } from './sync-status.ts';
 
@@ -112,7 +113,7 @@ export class CatchUp {
       let next = fetchPage(firstToken);
       for (;;) {
         const page = await next;
-        if (progress.pages === 0) await Promise.race([counted, sleep(COUNT_WAIT_MS)]);
+        if (progress.pages === 0) await Promise.race([counted, sleep(COUNT_WAIT_MS, signal)]);
         if (page.hasMore && page.pageToken === undefined) {
           throw new SyncHttpError('protocol', 200, 'BAD_RESPONSE', 'snapshot page has more but no pageToken');
         }
@@ -203,15 +204,11 @@ export class CatchUp {
   }
 }
 
-/** A prefetch that may be abandoned (the page before it failed) must not become an unhandled rejection. */
 const parseChecksums = withSchema(checksumResponseSchema);
 /** How long the first snapshot page waits for the row count (the server answers it once capture caught up). */
 const COUNT_WAIT_MS = 2_000;
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
+/** A prefetch that may be abandoned (the page before it failed) must not become an unhandled rejection. */
 function quiet<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => undefined);
   return promise;

@@ -49,10 +49,7 @@ export async function addToPublication(
   publicationName: string,
   table: string,
 ): Promise<PublicationChange> {
-  return inTransaction(pool, async (client) => {
-    await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
-    await requirePublication(client, publicationName);
-    const info = await tableInfo(client, publicationName, table);
+  return onTable(pool, publicationName, table, async (client, info) => {
     if (info.name.startsWith('sync_')) {
       throw new PublicationError(
         'SYNC_TABLE',
@@ -81,16 +78,27 @@ export async function removeFromPublication(
   publicationName: string,
   table: string,
 ): Promise<PublicationChange> {
-  return inTransaction(pool, async (client) => {
-    await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
-    await requirePublication(client, publicationName);
-    const info = await tableInfo(client, publicationName, table);
+  return onTable(pool, publicationName, table, async (client, info) => {
     if (info.published) {
       await client.query(
         `ALTER PUBLICATION ${pg.escapeIdentifier(publicationName)} DROP TABLE ${info.qualified}`,
       );
     }
     return change(info, publicationName, info.published, REPLICA_IDENTITY[info.replident]);
+  });
+}
+
+/** Runs `fn` in one transaction that waits at most LOCK_TIMEOUT for a lock, on an existing publication and table. */
+function onTable<T>(
+  pool: Pool,
+  publicationName: string,
+  table: string,
+  fn: (client: PoolClient, info: TableInfo) => Promise<T>,
+): Promise<T> {
+  return inTransaction(pool, async (client) => {
+    await client.query(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`);
+    await requirePublication(client, publicationName);
+    return fn(client, await tableInfo(client, publicationName, table));
   });
 }
 
