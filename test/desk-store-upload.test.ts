@@ -25,6 +25,11 @@ function seedStudent(store: DeskStore, version = 4): string {
   return id;
 }
 
+/** The server's copy of student `id` at version 7, as a conflict carries it. */
+function theirs(store: DeskStore, id: string): Record<string, unknown> {
+  return { id, tenantId: store.tenantId, firstName: 'Theirs', lastName: 'Dupont', serverVersion: 7 };
+}
+
 /**
  * A student at version 4 edited twice on this desk (the second edit: another update, or `second`); both
  * edits met the server's version 7 in one upload.
@@ -37,13 +42,7 @@ function twoEditsInConflict(
   const one = store.update('STUDENT', id, { firstName: 'One' });
   const two = second(id);
   store.markSent([one.outboxEventId, two.outboxEventId]);
-  const serverData = {
-    id,
-    tenantId: store.tenantId,
-    firstName: 'Theirs',
-    lastName: 'Dupont',
-    serverVersion: 7,
-  };
+  const serverData = theirs(store, id);
   store.applyUploadResponse({
     ...none,
     conflicts: [
@@ -271,13 +270,7 @@ describe('desk store: outbox and upload responses', () => {
     const [kept, gone] = [seedStudent(store, 4), seedStudent(store, 4)];
     const editKept = store.update('STUDENT', kept, { firstName: 'Mine' });
     const editGone = store.update('STUDENT', gone, { firstName: 'Mine too' });
-    const serverData = {
-      id: kept,
-      tenantId: store.tenantId,
-      firstName: 'Theirs',
-      lastName: 'Dupont',
-      serverVersion: 7,
-    };
+    const serverData = theirs(store, kept);
     store.applyUploadResponse({
       ...none,
       conflicts: [
@@ -315,13 +308,7 @@ describe('desk store: outbox and upload responses', () => {
     const store = desk.open();
     const id = seedStudent(store, 4);
     const edit = store.update('STUDENT', id, { firstName: 'Mine' });
-    const serverData = {
-      id,
-      tenantId: store.tenantId,
-      firstName: 'Theirs',
-      lastName: 'Dupont',
-      serverVersion: 7,
-    };
+    const serverData = theirs(store, id);
     store.applyUploadResponse({
       ...none,
       conflicts: [{ outboxEventId: edit.outboxEventId, reason: 'moved', serverData }],

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { Change, SyncDownResponse, SyncUpResponse } from '../shared/protocol.ts';
+import type { Change, OutboxEvent, SyncDownResponse, SyncUpResponse } from '../shared/protocol.ts';
 import { signToken } from '../server/auth/tokens.ts';
 import type { RunningServer } from '../server/server.ts';
 import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts';
@@ -144,38 +144,25 @@ describe('server end to end', () => {
 
   it('E3: an uploaded DELETE is logged with the serverVersion the desk was answered with', async () => {
     const teacher = randomUUID();
+    const teacherEvent = (operation: OutboxEvent['operation'], payload: object, localVersion: number) => ({
+      id: randomUUID(),
+      tenantId: schoolA,
+      entityType: 'TEACHER',
+      entityId: teacher,
+      operation,
+      payload,
+      localVersion,
+      createdAt: new Date().toISOString(),
+      attemptCount: 0,
+    });
     const created = await call<SyncUpResponse>('/api/sync/up', schoolA, {
       clientId: 'desk-a',
-      events: [
-        {
-          id: randomUUID(),
-          tenantId: schoolA,
-          entityType: 'TEACHER',
-          entityId: teacher,
-          operation: 'CREATE',
-          payload: { firstName: 'Moussa', lastName: 'Kane' },
-          localVersion: 0,
-          createdAt: new Date().toISOString(),
-          attemptCount: 0,
-        },
-      ],
+      events: [teacherEvent('CREATE', { firstName: 'Moussa', lastName: 'Kane' }, 0)],
     });
     const version = created.body.acknowledged[0]!.serverVersion;
     const deleted = await call<SyncUpResponse>('/api/sync/up', schoolA, {
       clientId: 'desk-a',
-      events: [
-        {
-          id: randomUUID(),
-          tenantId: schoolA,
-          entityType: 'TEACHER',
-          entityId: teacher,
-          operation: 'DELETE',
-          payload: {},
-          localVersion: version,
-          createdAt: new Date().toISOString(),
-          attemptCount: 0,
-        },
-      ],
+      events: [teacherEvent('DELETE', {}, version)],
     });
     const deletion = deleted.body.acknowledged[0]!.serverVersion;
     expect(Number(deletion)).toBeGreaterThan(Number(version));
@@ -191,19 +178,7 @@ describe('server end to end', () => {
     // A later DELETE of the same, already gone, entity is acknowledged with that deletion's version.
     const again = await call<SyncUpResponse>('/api/sync/up', schoolA, {
       clientId: 'desk-b',
-      events: [
-        {
-          id: randomUUID(),
-          tenantId: schoolA,
-          entityType: 'TEACHER',
-          entityId: teacher,
-          operation: 'DELETE',
-          payload: {},
-          localVersion: version,
-          createdAt: new Date().toISOString(),
-          attemptCount: 0,
-        },
-      ],
+      events: [teacherEvent('DELETE', {}, version)],
     });
     expect(again.body.acknowledged[0]!.serverVersion).toBe(deletion);
   });
