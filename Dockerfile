@@ -1,5 +1,9 @@
 # The school-sync server for docker-compose.yml. It talks to the Postgres given by DATABASE_URL; the embedded
 # Postgres of `npm start` on a bare machine is not used in a container.
+#
+# SYNC_JWT_SECRET must be supplied at run time (32+ characters, e.g. `openssl rand -base64 48`), the same for
+# every node and for sync-admin: the server listens on 0.0.0.0 here, and without the secret it refuses to
+# start (exit 2). No secret is baked into the image; never set it with ENV or ARG here.
 
 FROM node:20-slim AS deps
 WORKDIR /app

@@ -3,6 +3,11 @@ import { ConfigError, loadEnv } from './config/env.ts';
 import { loadSyncRules } from './config/rules.ts';
 import { startServer } from './server.ts';
 
+function refuse(error: ConfigError): never {
+  process.stderr.write(`school-sync cannot start: ${error.message}\n`);
+  process.exit(2);
+}
+
 /** `npm start`: configuration, then the server; SIGINT/SIGTERM stop it cleanly. */
 async function main(): Promise<void> {
   let env;
@@ -11,19 +16,15 @@ async function main(): Promise<void> {
     env = loadEnv();
     rules = loadSyncRules(env.syncConfigPath);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`school-sync cannot start: ${error.message}\n`);
-      process.exit(2);
-    }
+    if (error instanceof ConfigError) refuse(error);
     throw error;
   }
   const log = pino({ level: env.logLevel });
-  if (env.devSecret) {
-    log.warn(
-      'SYNC_JWT_SECRET is not set: tokens are signed with the built-in development secret. Set it before real use.',
-    );
-  }
-  const server = await startServer(env, rules, log);
+  const server = await startServer(env, rules, log).catch((error: unknown) => {
+    // A missing SYNC_JWT_SECRET is found by startServer, before it starts anything.
+    if (error instanceof ConfigError) refuse(error);
+    throw error;
+  });
   // The one line people and scripts wait for.
   process.stdout.write(`school-sync listening on ${server.url}\n`);
   let stopping = false;

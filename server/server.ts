@@ -4,6 +4,7 @@ import { removeEmbeddedUrl, writeEmbeddedUrl } from './admin/embedded-url.ts';
 import { Capture } from './capture/capture.ts';
 import { ensurePublication } from './capture/setup.ts';
 import type { Env } from './config/env.ts';
+import { serverJwtSecret } from './config/jwt-secret.ts';
 import type { SyncRules } from './config/rules.ts';
 import { startEmbeddedPostgres } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
@@ -49,7 +50,8 @@ async function startEmbedded(env: Env, log: Logger, stops: (() => Promise<void>)
 }
 
 /**
- * Start-up in one place: database, migrations, publication and slot (so every change committed from now
+ * Start-up in one place: the JWT secret (a ConfigError before anything starts when there is none to use),
+ * database, migrations, publication and slot (so every change committed from now
  * on is captured), capture (leader or standby), the operations services, then HTTP. Stops in reverse order.
  */
 export async function startServer(env: Env, rules: SyncRules, log: Logger): Promise<RunningServer> {
@@ -68,6 +70,14 @@ export async function startServer(env: Env, rules: SyncRules, log: Logger): Prom
       await done;
     });
   };
+  const { secret: jwtSecret, source, generated } = serverJwtSecret(env);
+  if (source !== 'SYNC_JWT_SECRET') {
+    log.warn(
+      { file: source, generated },
+      'SYNC_JWT_SECRET is not set: tokens are signed with the secret kept in this file (this machine only; ' +
+        'sync-admin on this data folder uses it too). Set SYNC_JWT_SECRET to serve other machines.',
+    );
+  }
   try {
     const databaseUrl = env.databaseUrl ?? (await startEmbedded(env, log, stops));
     const pool = createPool(databaseUrl, {
@@ -122,7 +132,7 @@ export async function startServer(env: Env, rules: SyncRules, log: Logger): Prom
     const app = await buildApp(log.child({ component: 'http' }), {
       pool,
       rules,
-      jwtSecret: env.jwtSecret,
+      jwtSecret,
       captureStatus: () => capture.status,
       metrics,
       push: { hub },

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeEmbeddedUrl } from '../server/admin/embedded-url.ts';
 import { verifyToken } from '../server/auth/tokens.ts';
 import { loadEnv } from '../server/config/env.ts';
+import { serverJwtSecret } from '../server/config/jwt-secret.ts';
 import { freePort } from '../server/db/embedded.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 
@@ -193,20 +194,42 @@ describe('sync-admin', () => {
     expect(await tenantCount()).toBe(before);
   });
 
-  it('A8: without SYNC_JWT_SECRET, the dev-secret warning goes to stderr and stdout holds only the token', async () => {
-    const tenantId = await createTenant('Dev secret school');
+  it('A8: without SYNC_JWT_SECRET, token refuses to sign for a DATABASE_URL server, naming the variable', async () => {
+    const tenantId = await createTenant('No secret school');
     const run = await sync(['token', '--tenant', tenantId, '--role', 'admin'], {
       DATABASE_URL: db.url,
       SYNC_JWT_SECRET: undefined,
     });
-    expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).toMatch(/warning: SYNC_JWT_SECRET is not set/);
-    expect(run.stdout).toMatch(JWT_LINE);
-    const devSecret = loadEnv({}).jwtSecret;
-    await expect(verifyToken(devSecret, run.stdout.trim())).resolves.toMatchObject({
-      tenantId,
-      role: 'admin',
-    });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/SYNC_JWT_SECRET is not set/);
+  });
+
+  it('A8b: without SYNC_JWT_SECRET or DATABASE_URL, token signs with the secret the server generated under SYNC_DATA_DIR', async () => {
+    const tenantId = await createTenant('Generated secret school');
+    const serverDir = mkdtempSync(join(tmpdir(), 'sync-admin-secret-'));
+    try {
+      const missing = await sync(['token', '--tenant', tenantId, '--role', 'admin'], {
+        SYNC_DATA_DIR: serverDir,
+        SYNC_JWT_SECRET: undefined,
+      });
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(/no server has generated a secret under/);
+      writeEmbeddedUrl(serverDir, db.url);
+      const { secret } = serverJwtSecret(loadEnv({ SYNC_DATA_DIR: serverDir }));
+      const run = await sync(['token', '--tenant', tenantId, '--role', 'admin'], {
+        SYNC_DATA_DIR: serverDir,
+        SYNC_JWT_SECRET: undefined,
+      });
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(JWT_LINE);
+      await expect(verifyToken(secret, run.stdout.trim())).resolves.toMatchObject({
+        tenantId,
+        role: 'admin',
+      });
+    } finally {
+      rmSync(serverDir, { recursive: true, force: true });
+    }
   });
 
   it('A9: an invalid environment exits 2 naming the variable', async () => {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts';
 
 const ROOT = join(import.meta.dirname, '..');
+const SECRET = 'server-start-test-secret-0123456789abcdef';
 
 interface Started {
   child: ChildProcess;
@@ -27,6 +28,25 @@ function start(env: Record<string, string>): Started {
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, output: () => output, exited };
+}
+
+/** The real `sync-admin` (bin launcher), with only the given environment. */
+function syncAdmin(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'sync-admin.mjs'), ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 /**
@@ -95,7 +115,7 @@ describe('npm start', () => {
     const slot = `slot_${db.name}`;
     const file = join(dir, 'rules-b3.json');
     writeFileSync(file, JSON.stringify({ capture: { slotName: slot } }));
-    const run = start({ DATABASE_URL: db.url, PORT: '0', SYNC_CONFIG: file });
+    const run = start({ DATABASE_URL: db.url, PORT: '0', SYNC_CONFIG: file, SYNC_JWT_SECRET: SECRET });
     const url = await listening(run);
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     const health = await fetch(`${url}/healthz`);
@@ -117,7 +137,8 @@ describe('npm start', () => {
     const before = await db.pool.query('SELECT epoch FROM sync_tenant_log WHERE tenant_id = $1', [tenant]);
     expect(before.rows).toEqual([]);
 
-    const run = start({ DATABASE_URL: db.url, PORT: '0', SYNC_CONFIG: file, LOG_LEVEL: 'info' });
+    const b5 = { DATABASE_URL: db.url, PORT: '0', SYNC_CONFIG: file, SYNC_JWT_SECRET: SECRET };
+    const run = start({ ...b5, LOG_LEVEL: 'info' });
     await listening(run);
     const epoch = await db.pool.query<{ epoch: number; reason: string }>(
       'SELECT epoch, reason FROM sync_tenant_log WHERE tenant_id = $1',
@@ -130,12 +151,29 @@ describe('npm start', () => {
     expect(await stopped(run)).toBe(0);
 
     // A restart with the slot in place changes nothing.
-    const again = start({ DATABASE_URL: db.url, PORT: '0', SYNC_CONFIG: file, LOG_LEVEL: 'info' });
+    const again = start({ ...b5, LOG_LEVEL: 'info' });
     await listening(again);
     expect(await stopped(again)).toBe(0);
     const after = await db.pool.query('SELECT epoch FROM sync_tenant_log WHERE tenant_id = $1', [tenant]);
     expect(after.rows).toEqual([{ epoch: 1 }]);
   }, 180_000);
+
+  it('B6: without SYNC_JWT_SECRET it refuses to listen on 0.0.0.0, naming the variable and how to set it', async () => {
+    const dataDir = join(dir, 'data-b6');
+    const run = start({ SYNC_DATA_DIR: dataDir, PORT: '0', HOST: '0.0.0.0' });
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toMatch(
+      /SYNC_JWT_SECRET: is required when HOST is 0\.0\.0\.0, not a loopback address/,
+    );
+    expect(run.output()).toContain('openssl rand');
+    expect(existsSync(join(dataDir, 'jwt-secret'))).toBe(false);
+  });
+
+  it('B7: without SYNC_JWT_SECRET it refuses a DATABASE_URL, even on 127.0.0.1', async () => {
+    const run = start({ DATABASE_URL: db.url, PORT: '0' });
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toMatch(/SYNC_JWT_SECRET: is required when DATABASE_URL is set/);
+  });
 
   it('B4: without DATABASE_URL it runs an embedded Postgres under SYNC_DATA_DIR whose data survives a restart', async () => {
     const dataDir = join(dir, 'data');
@@ -149,11 +187,28 @@ describe('npm start', () => {
     const wal = await client.query<{ wal_level: string }>('SHOW wal_level');
     expect(wal.rows[0]?.wal_level).toBe('logical');
     await client.end();
+    const secretFile = join(dataDir, 'jwt-secret');
+    expect(statSync(secretFile).mode & 0o777).toBe(0o600);
+    const secret = readFileSync(secretFile, 'utf8');
+    expect(secret.trim().length).toBeGreaterThanOrEqual(32);
+    expect(first.output()).toContain('SYNC_JWT_SECRET is not set');
     first.child.kill('SIGTERM');
     expect(await first.exited, first.output()).toBe(0);
 
     const second = start({ SYNC_DATA_DIR: dataDir, PORT: '0' });
-    await listening(second);
+    const url = await listening(second);
+    expect(readFileSync(secretFile, 'utf8')).toBe(secret);
+    // sync-admin on the same folder, without SYNC_JWT_SECRET, signs with the server's generated secret.
+    const signed = await syncAdmin(['token', '--tenant', tenant, '--role', 'admin'], {
+      SYNC_DATA_DIR: dataDir,
+    });
+    expect(signed.code, signed.stderr).toBe(0);
+    const down = await fetch(`${url}/api/sync/down`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${signed.stdout.trim()}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ clientId: 'b4', cursor: null }),
+    });
+    expect(down.status).toBe(200);
     const again = new pg.Client({
       connectionString: readFileSync(join(dataDir, 'database-url'), 'utf8').trim(),
     });

@@ -1,8 +1,10 @@
 import { createInterface } from 'node:readline/promises';
 import { pino, type Logger } from 'pino';
 import { loadEnv, type Env } from '../config/env.ts';
+import { jwtSecretPath, readJwtSecretFile } from '../config/jwt-secret.ts';
 import { loadSyncRules, type SyncRules } from '../config/rules.ts';
 import type { Pool } from '../db/pool.ts';
+import { AdminError } from './command.ts';
 import { connect, describeDatabaseError, resolveDatabase, type DatabaseTarget } from './database.ts';
 
 /** Where a command writes. `out` is for results only (an id, a token, a table, JSON); `err` for the rest. */
@@ -10,11 +12,6 @@ export interface Io {
   out(line: string): void;
   err(line: string): void;
 }
-
-/** The server's start-up warning, plus what it means for a token signed here. */
-export const DEV_SECRET_WARNING =
-  'warning: SYNC_JWT_SECRET is not set: using the built-in development secret. Set it before any real use. ' +
-  'Only a server that also runs without SYNC_JWT_SECRET accepts this token.';
 
 /** What a command may use. Everything is obtained on first use, so `help` or a usage error needs nothing. */
 export interface AdminContext {
@@ -29,7 +26,10 @@ export interface AdminContext {
   canAsk(): boolean;
   /** Asks a yes/no question on the terminal (stderr); only "y" or "yes" is yes. */
   confirm(question: string): Promise<boolean>;
-  /** The server's JWT secret; the development one comes with a warning on stderr. */
+  /**
+   * The server's JWT secret: SYNC_JWT_SECRET, or (without DATABASE_URL) the one a server generated under
+   * SYNC_DATA_DIR; an AdminError naming SYNC_JWT_SECRET when there is neither.
+   */
   jwtSecret(): string;
   /** Connects to the target database, runs `fn`, and always disconnects. Postgres errors become AdminErrors. */
   withDatabase<T>(fn: (pool: Pool, target: DatabaseTarget) => Promise<T>): Promise<T>;
@@ -45,7 +45,6 @@ export function createAdminContext(options: {
   let env: Env | undefined;
   let rules: SyncRules | undefined;
   let log: Logger | undefined;
-  let warned = false;
   const loadOnce = (): Env => (env ??= loadEnv(options.environment));
   return {
     io: options.io,
@@ -64,14 +63,7 @@ export function createAdminContext(options: {
         prompt.close();
       }
     },
-    jwtSecret() {
-      const { jwtSecret, devSecret } = loadOnce();
-      if (devSecret && !warned) {
-        warned = true;
-        options.io.err(DEV_SECRET_WARNING);
-      }
-      return jwtSecret;
-    },
+    jwtSecret: () => adminJwtSecret(loadOnce()),
     async withDatabase(fn) {
       const target = resolveDatabase(loadOnce());
       const pool = await connect(target);
@@ -84,4 +76,18 @@ export function createAdminContext(options: {
       }
     },
   };
+}
+
+/** The secret the server of this environment signs with; see `AdminContext.jwtSecret`. */
+function adminJwtSecret(env: Env): string {
+  if (env.jwtSecret !== undefined) return env.jwtSecret;
+  const generated = env.databaseUrl === undefined ? readJwtSecretFile(env.dataDir) : undefined;
+  if (generated !== undefined) return generated;
+  throw new AdminError(
+    env.databaseUrl === undefined
+      ? `SYNC_JWT_SECRET is not set and no server has generated a secret under ${env.dataDir} ` +
+          `(${jwtSecretPath(env.dataDir)} does not exist). Start the server with "npm start" on this folder, ` +
+          'or set SYNC_JWT_SECRET to the secret of the server.'
+      : 'SYNC_JWT_SECRET is not set: set it to the secret of the server (the one its nodes run with).',
+  );
 }

@@ -1,7 +1,5 @@
 import { z } from 'zod';
 
-const DEV_JWT_SECRET = 'dev-secret-change-me-dev-secret-change-me';
-
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -20,9 +18,8 @@ export interface Env {
   host: string;
   /** Unset: the server runs an embedded Postgres under `dataDir`. */
   databaseUrl: string | undefined;
-  jwtSecret: string;
-  /** True when SYNC_JWT_SECRET was unset and the development secret is in use. */
-  devSecret: boolean;
+  /** SYNC_JWT_SECRET. Unset: the server may generate one (see jwt-secret.ts `serverJwtSecret`), or refuses. */
+  jwtSecret: string | undefined;
   syncConfigPath: string | undefined;
   dataDir: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
@@ -53,8 +50,7 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
     port: env.PORT,
     host: env.HOST,
     databaseUrl: env.DATABASE_URL,
-    jwtSecret: env.SYNC_JWT_SECRET ?? DEV_JWT_SECRET,
-    devSecret: env.SYNC_JWT_SECRET === undefined,
+    jwtSecret: env.SYNC_JWT_SECRET,
     syncConfigPath: env.SYNC_CONFIG,
     dataDir: env.SYNC_DATA_DIR,
     logLevel: env.LOG_LEVEL,
