@@ -22,6 +22,8 @@ export const tokenClaimsSchema = z.object({
   tenantId: uuidSchema,
   role: roleSchema,
   exp: z.number().int(),
+  /** Set on desk tokens sync-admin registered (desk_tokens): revocable. Absent: not revocable. */
+  jti: uuidSchema.optional(),
 });
 export type TokenClaims = z.infer<typeof tokenClaimsSchema>;
 

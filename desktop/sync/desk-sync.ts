@@ -292,6 +292,8 @@ export class DeskSync implements Service {
         return;
       case 'unauthorized':
         throw new SyncHttpError('http', 401, 'UNAUTHORIZED', 'the live socket refused the token');
+      case 'revoked':
+        throw new SyncHttpError('http', 401, 'TOKEN_REVOKED', "the server revoked this desk's token");
       case 'stopped':
         return;
       case 'closed':

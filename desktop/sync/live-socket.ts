@@ -14,6 +14,8 @@ export type LiveEnd =
   | 'resync'
   /** 4401 or 401: the token is not accepted. */
   | 'unauthorized'
+  /** 4401 with reason TOKEN_REVOKED: an administrator revoked this desk's token. */
+  | 'revoked'
   /** The server has no socket endpoint (404 …): catch up by polling instead. */
   | 'unavailable'
   /** stop() or end() was called. */
@@ -139,8 +141,10 @@ export class LiveSocket {
           );
         }
       });
-      ws.on('close', (code) => {
+      ws.on('close', (code, reason) => {
         if (code === WS_CLOSE.RESYNC_REQUIRED) outcome = 'resync';
+        else if (code === WS_CLOSE.UNAUTHORIZED && reason.toString('utf8') === 'TOKEN_REVOKED')
+          outcome = 'revoked';
         else if (code === WS_CLOSE.UNAUTHORIZED) outcome ??= 'unauthorized';
         finish();
         if (!opened && outcome === null) {

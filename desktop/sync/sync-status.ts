@@ -123,6 +123,8 @@ const MESSAGES: Record<string, string> = {
   UNAUTHORIZED:
     "The school server no longer accepts this desk's token. Enter a new one; your work is kept on this computer.",
   TOKEN_EXPIRED: "This desk's token has expired. Enter a new one; your work is kept on this computer.",
+  TOKEN_REVOKED:
+    "This desk's access was revoked by the school's administrator. Enter a new token to continue; your work is kept on this computer.",
   FORBIDDEN: 'This account is not allowed to send changes. Ask your administrator.',
   UNKNOWN_TENANT: 'This school is not known to the server. Ask your administrator.',
   RESYNC_REQUIRED: 'This computer was away for a long time: the school data is being downloaded again.',

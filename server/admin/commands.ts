@@ -1,4 +1,5 @@
 import type { Command } from './command.ts';
+import { deskList, deskRevoke } from './desk.ts';
 import { prune } from './prune.ts';
 import { publicationAdd, publicationRemove } from './publication.ts';
 import { slotRecreate } from './slot.ts';
@@ -12,6 +13,8 @@ export const COMMANDS: readonly Command[] = [
   tenantCreate,
   tenantList,
   token,
+  deskList,
+  deskRevoke,
   publicationAdd,
   publicationRemove,
   slotRecreate,

@@ -1,7 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { roleSchema } from '../../shared/protocol.ts';
+import { registerDeskToken } from '../auth/desk-tokens.ts';
 import { parseDuration, signToken } from '../auth/tokens.ts';
+import { migrate } from '../db/migrate.ts';
 import { AdminError, parsing, required, UsageError, type Command } from './command.ts';
+import { operatorName } from './operator.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /**
@@ -10,19 +14,24 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 const DEFAULT_TTL = { desk: '365d', person: '8h' } as const;
 const DEFAULT_SUBJECT = 'cli';
+const DEFAULT_DESK = 'unnamed desk';
 
 export const token: Command = {
   name: 'token',
-  synopsis: `--tenant ID --role ${roleSchema.options.join('|')} [--ttl TTL] [--sub USER]`,
+  synopsis: `--tenant ID --role ${roleSchema.options.join('|')} [--desk NAME] [--ttl TTL] [--sub USER] [--by NAME]`,
   summary: 'sign an access token for a tenant; prints the JWT',
   details: [
     '  --tenant ID   the id of an existing tenant (see sync-admin tenant list)',
     `  --role ROLE   ${roleSchema.options.join(', ')}`,
+    `  --desk NAME   role desk only: the desk's name in sync-admin desk list (default "${DEFAULT_DESK}")`,
     `  --ttl TTL     lifetime such as 30m, 8h, 30d (default ${DEFAULT_TTL.desk} for a desk, ${DEFAULT_TTL.person} otherwise)`,
     `  --sub USER    the subject of the token, a user id (default ${DEFAULT_SUBJECT})`,
+    '  --by NAME     role desk only: who signs it, recorded with the token (default: your login name)',
     '',
+    'A desk token carries an id (jti) registered in the database with its desk, who signed it and when:',
+    'sync-admin desk revoke ID cuts it off. Tokens of other roles are not registered and not revocable.',
     'Signed with SYNC_JWT_SECRET, which must be that of the server. Prints only the token on stdout:',
-    '  TOKEN=$(sync-admin token --tenant "$TENANT" --role desk)',
+    '  TOKEN=$(sync-admin token --tenant "$TENANT" --role desk --desk "Front office")',
   ].join('\n'),
   async run(args, ctx) {
     const { values } = parsing(() =>
@@ -33,6 +42,8 @@ export const token: Command = {
           role: { type: 'string' },
           ttl: { type: 'string' },
           sub: { type: 'string', default: DEFAULT_SUBJECT },
+          desk: { type: 'string' },
+          by: { type: 'string' },
         },
         strict: true,
       }),
@@ -50,17 +61,39 @@ export const token: Command = {
     }
     const ttlSeconds = parseTtl(values.ttl ?? (role.data === 'desk' ? DEFAULT_TTL.desk : DEFAULT_TTL.person));
     const sub = required(values.sub, '--sub');
+    const desk = role.data === 'desk';
+    for (const [option, value] of [
+      ['--desk', values.desk],
+      ['--by', values.by],
+    ] as const) {
+      if (!desk && value !== undefined) throw new UsageError(`${option} is for --role desk only`);
+    }
+    const deskName = values.desk === undefined ? DEFAULT_DESK : required(values.desk, '--desk');
+    const signedBy = values.by === undefined ? operatorName() : required(values.by, '--by');
     const secret = ctx.jwtSecret();
+    const jti = desk ? randomUUID() : undefined;
     const tenantId = await ctx.withDatabase(async (pool) => {
       const found = await pool.query<{ id: string }>('SELECT id::text FROM tenants WHERE id = $1', [
         tenantArg,
       ]);
-      return found.rows[0]?.id;
+      const id = found.rows[0]?.id;
+      if (id === undefined || jti === undefined) return id;
+      // desk_tokens may be newer than the server that created this database.
+      await migrate(pool, ctx.log);
+      const expiresAt = new Date((Math.floor(Date.now() / 1000) + ttlSeconds) * 1000);
+      await registerDeskToken(pool, { jti, tenantId: id, deskName, signedBy, expiresAt });
+      return id;
     });
     if (tenantId === undefined) {
       throw new AdminError(`tenant ${tenantArg.toLowerCase()} does not exist; see sync-admin tenant list`);
     }
-    ctx.io.out(await signToken(secret, { sub, tenantId, role: role.data }, ttlSeconds));
+    const claims = { sub, tenantId, role: role.data };
+    ctx.io.out(await signToken(secret, jti === undefined ? claims : { ...claims, jti }, ttlSeconds));
+    if (jti !== undefined) {
+      ctx.io.err(
+        `desk token ${jti} registered for "${deskName}"; revoke it with: sync-admin desk revoke ${jti}`,
+      );
+    }
   },
 };
 

@@ -16,17 +16,19 @@ export function parseDuration(text: string): number {
   return Number(match[1]) * units[match[2] as keyof typeof units];
 }
 
+/** Signs a token for `ttlSeconds`; with `jti`, a revocable one (its id must be registered in desk_tokens). */
 export async function signToken(
   secret: string,
-  claims: { sub: string; tenantId: string; role: Role },
+  claims: { sub: string; tenantId: string; role: Role; jti?: string },
   ttlSeconds: number,
 ): Promise<string> {
-  return new SignJWT({ tenantId: claims.tenantId, role: claims.role })
+  const jwt = new SignJWT({ tenantId: claims.tenantId, role: claims.role })
     .setProtectedHeader({ alg: ALGORITHM, typ: 'JWT' })
     .setSubject(claims.sub)
     .setIssuedAt()
-    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
-    .sign(key(secret));
+    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds);
+  if (claims.jti !== undefined) jwt.setJti(claims.jti);
+  return jwt.sign(key(secret));
 }
 
 /** Verifies signature, algorithm and expiry, then the claims' shape. Every failure is a 401 SyncError. */

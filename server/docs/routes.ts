@@ -32,7 +32,13 @@ export interface RouteDoc {
 }
 
 /** What every route behind the /api authentication hook may answer besides its own errors. */
-const AUTHENTICATED: readonly ErrorCode[] = ['UNAUTHORIZED', 'TOKEN_EXPIRED', 'FORBIDDEN', 'UNKNOWN_TENANT'];
+const AUTHENTICATED: readonly ErrorCode[] = [
+  'UNAUTHORIZED',
+  'TOKEN_EXPIRED',
+  'TOKEN_REVOKED',
+  'FORBIDDEN',
+  'UNKNOWN_TENANT',
+];
 /** What a JSON body route may answer before it runs: bad JSON, too large, not JSON. */
 const JSON_BODY: readonly ErrorCode[] = [
   'BAD_REQUEST',
@@ -168,7 +174,8 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
         serverMessages: { $ref: '#/components/schemas/WsServerMessage' },
         closeCodes: {
           [WS_CLOSE.BAD_HELLO]: 'bad or missing hello',
-          [WS_CLOSE.UNAUTHORIZED]: 'unauthorized, also when the token expires',
+          [WS_CLOSE.UNAUTHORIZED]:
+            'unauthorized, also when the token expires or is revoked (reason TOKEN_REVOKED)',
           [WS_CLOSE.RESYNC_REQUIRED]: 'resync required: bootstrap from the snapshot',
           1001: 'the server is shutting down: reconnect',
         },
@@ -187,6 +194,20 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     roles: ['dba', 'admin'],
     success: { status: 200, description: 'One reading of the database.', schema: 'ReplicationStatus' },
     errors: [...AUTHENTICATED, 'NOT_READY'],
+  },
+  {
+    method: 'GET',
+    path: '/api/admin/desks',
+    operationId: 'listDesks',
+    tag: 'admin',
+    summary: "The desk tokens of the caller's tenant, with their last contact",
+    description:
+      'What `sync-admin desk list --tenant` prints: each registered desk token (who signed it, when, whether ' +
+      'it is revoked) and its latest /up, /down or /snapshot call. Revoke one with `sync-admin desk revoke ID`.',
+    auth: 'bearer',
+    roles: ['admin'],
+    success: { status: 200, description: 'Oldest first.', schema: 'DeskList' },
+    errors: AUTHENTICATED,
   },
   {
     method: 'GET',

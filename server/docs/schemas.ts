@@ -15,6 +15,7 @@ import {
   wsClientMessageSchema,
   wsServerMessageSchema,
 } from '../../shared/protocol.ts';
+import { deskListSchema } from '../auth/desk-tokens.ts';
 import { replicationStatusSchema } from '../ops/status-schema.ts';
 
 /** A JSON Schema (2020-12, the dialect of OpenAPI 3.1) as it appears in the document. */
@@ -56,6 +57,7 @@ const COMPONENTS = {
   ChecksumResponse: checksumResponseSchema,
   ResolveConflictRequest: resolveConflictRequestSchema,
   ReplicationStatus: replicationStatusSchema,
+  DeskList: deskListSchema,
   WsClientMessage: wsClientMessageSchema,
   WsServerMessage: wsServerMessageSchema,
   Health: healthSchema,

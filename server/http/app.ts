@@ -8,10 +8,12 @@ import type { TenantHub } from '../fanout/tenant-hub.ts';
 import type { DeskSockets } from '../socket/desk-sockets.ts';
 import type { DeskSocketOptions } from '../socket/options.ts';
 import { registerSyncSocket } from '../socket/route.ts';
+import { TokenRevocations } from '../auth/revocations.ts';
 import { authenticate, Authenticator, TenantDirectory } from './auth.ts';
 import { installErrorHandling, refuseWhileClosing } from './errors.ts';
 import { httpLogger } from './log-redaction.ts';
 import { registerChecksumRoutes } from './routes/checksum.ts';
+import { registerDeskRoutes } from './routes/desks.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
 import { registerDownRoutes } from './routes/down.ts';
 import { registerHealthRoutes } from './routes/health.ts';
@@ -66,6 +68,7 @@ const API_ROUTES: readonly ApiRoutes[] = [
   registerSnapshotRoutes,
   registerUploadRoutes,
   registerChecksumRoutes,
+  registerDeskRoutes,
 ];
 
 /**
@@ -87,10 +90,18 @@ export async function buildApp(
     forceCloseConnections: true,
   });
   const metrics = deps.metrics ?? new SyncMetrics(log.child({ component: 'metrics' }));
+  // Each app (each server node) keeps its own view of revoked desk tokens, polled until it closes.
+  const revocations = new TokenRevocations(log.child({ component: 'revocations' }), { pool: deps.pool });
+  // No first read awaited: a token id this node has not seen yet is read from desk_tokens on its first use.
+  const polling = revocations.run();
+  app.addHook('onClose', async () => {
+    await revocations.stop();
+    await polling;
+  });
   const apiDeps: ApiDeps = {
     ...deps,
     metrics,
-    authenticator: new Authenticator(deps.jwtSecret, new TenantDirectory(deps.pool)),
+    authenticator: new Authenticator(deps.jwtSecret, new TenantDirectory(deps.pool), revocations),
     pageTokens: new PageTokenCodec(deps.jwtSecret),
   };
   // The protocol speaks JSON only: any other body is 415 rather than a string handed to a route.

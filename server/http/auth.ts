@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Role } from '../../shared/protocol.ts';
+import type { TokenRevocations } from '../auth/revocations.ts';
 import { verifyToken } from '../auth/tokens.ts';
 import type { Pool } from '../db/pool.ts';
 import { SyncError } from '../errors.ts';
@@ -9,6 +10,8 @@ export interface Auth {
   tenantId: string;
   sub: string;
   role: Role;
+  /** The token's `jti` (a registered, revocable desk token), or null for a token without one. */
+  tokenId: string | null;
 }
 
 declare module 'fastify' {
@@ -61,14 +64,17 @@ export function bearerToken(request: FastifyRequest): string | null {
 }
 
 /**
- * Turns a bearer token into the caller: 401 (UNAUTHORIZED, TOKEN_EXPIRED) without a valid token, 403
- * UNKNOWN_TENANT when its tenant does not exist. Shared by the /api hook and anything that authenticates
- * on its own terms (a socket that must close with 4401 rather than answer 401).
+ * Turns a bearer token into the caller: 401 (UNAUTHORIZED, TOKEN_EXPIRED) without a valid token, 401
+ * TOKEN_REVOKED for a token with a `jti` that is revoked or not registered, 403 UNKNOWN_TENANT when its
+ * tenant does not exist. Tokens without a `jti` (people's, desks' signed before registration) are not
+ * revocable. Shared by the /api hook and anything that authenticates on its own terms (a socket that must
+ * close with 4401 rather than answer 401).
  */
 export class Authenticator {
   constructor(
     private readonly jwtSecret: string,
     private readonly tenants: TenantDirectory,
+    readonly revocations: TokenRevocations,
   ) {}
 
   async authenticate(token: string | null): Promise<Auth> {
@@ -76,10 +82,11 @@ export class Authenticator {
       throw new SyncError('UNAUTHORIZED', 'an Authorization: Bearer <token> header is required');
     }
     const claims = await verifyToken(this.jwtSecret, token);
+    if (claims.jti !== undefined) await this.revocations.check(claims.jti, claims.tenantId);
     if (!(await this.tenants.exists(claims.tenantId))) {
       throw new SyncError('UNKNOWN_TENANT', 'the token names a tenant that does not exist');
     }
-    return { tenantId: claims.tenantId, sub: claims.sub, role: claims.role };
+    return { tenantId: claims.tenantId, sub: claims.sub, role: claims.role, tokenId: claims.jti ?? null };
   }
 }
 

@@ -50,6 +50,7 @@ export function installSyncLog(app: FastifyInstance, pool: Pool, metrics?: SyncM
         errorMessage: failed
           ? `${request.errorBody?.code ?? reply.statusCode}: ${request.errorBody?.message ?? 'request failed'}`
           : null,
+        tokenId: request.auth.tokenId,
       });
     } catch (error) {
       request.log.error({ err: error, direction }, 'sync_log row could not be written');

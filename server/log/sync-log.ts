@@ -15,14 +15,16 @@ export interface SyncLogEntry {
   startedAt: Date;
   durationMs: number;
   errorMessage?: string | null;
+  /** The `jti` of the caller's token, when it has one: a desk's last contact (sync-admin desk list). */
+  tokenId?: string | null;
 }
 
 export async function writeSyncLog(pool: Pool, entry: SyncLogEntry): Promise<void> {
   await pool.query({
     name: 'sync-log-insert',
     text: `INSERT INTO sync_log (tenant_id, client_id, direction, status, events_count, conflicts_count,
-             rejected_count, started_at, duration_ms, error_message)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+             rejected_count, started_at, duration_ms, error_message, token_id)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
     values: [
       entry.tenantId,
       entry.clientId,
@@ -34,6 +36,7 @@ export async function writeSyncLog(pool: Pool, entry: SyncLogEntry): Promise<voi
       entry.startedAt,
       Math.round(entry.durationMs),
       entry.errorMessage ?? null,
+      entry.tokenId ?? null,
     ],
   });
 }

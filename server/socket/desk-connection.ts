@@ -58,6 +58,8 @@ export class DeskConnection implements Subscriber {
   missedPings = 0;
   /** When the token stops being valid (ms since the epoch); the sockets' sweep closes the desk then. */
   expiresAt = Infinity;
+  /** The token's `jti` when it is a revocable desk token; the sockets' sweep closes the desk once revoked. */
+  tokenId: string | null = null;
   /** Whether `position` comes from a cursor (false: a null hello cursor not yet read from). */
   #positioned = false;
   #early: { data: WebSocket.RawData; isBinary: boolean }[] | null = [];
@@ -143,6 +145,7 @@ export class DeskConnection implements Subscriber {
     if (this.state === 'closed') return;
     this.tenantId = auth.tenantId;
     this.expiresAt = auth.expiresAt;
+    this.tokenId = auth.tokenId;
     const early = this.#early ?? [];
     this.#early = null;
     for (const message of early) this.#handle(message.data, message.isBinary);
@@ -193,6 +196,11 @@ export class DeskConnection implements Subscriber {
   /** The token has expired: 4401. */
   expire(): void {
     this.#fail(CLOSE.UNAUTHORIZED, 'TOKEN_EXPIRED', 'the token has expired');
+  }
+
+  /** The token was revoked (sync-admin desk revoke): 4401 with reason TOKEN_REVOKED. */
+  revoke(): void {
+    this.#fail(CLOSE.UNAUTHORIZED, 'TOKEN_REVOKED', 'this desk token was revoked by an administrator');
   }
 
   // Delivery

@@ -24,9 +24,10 @@ export interface DeskReport {
 }
 
 /**
- * Every desk socket of one server: accepts them, pings them, closes those whose token expired, and closes
- * them all on shutdown. Sweeps over all connections rather than timers for each (a timer is some hundred
- * bytes per idle desk): a peer that has not answered (pong or message) for three ping sweeps is dropped.
+ * Every desk socket of one server: accepts them, pings them, closes those whose token expired or was
+ * revoked, and closes them all on shutdown. Sweeps over all connections rather than timers for each (a
+ * timer is some hundred bytes per idle desk): a peer that has not answered (pong or message) for three
+ * ping sweeps is dropped.
  */
 export class DeskSockets {
   readonly #connections = new Set<DeskConnection>();
@@ -91,9 +92,14 @@ export class DeskSockets {
     await Promise.all(gone);
   }
 
+  /** Closes 4401 the sockets whose token expired, or was revoked on any node (as this node last read). */
   #expire(): void {
     const now = Date.now();
-    for (const connection of this.#connections) if (connection.expiresAt <= now) connection.expire();
+    const revocations = this.#ctx.authenticator.revocations;
+    for (const connection of this.#connections) {
+      if (connection.expiresAt <= now) connection.expire();
+      else if (connection.tokenId !== null && revocations.isRevoked(connection.tokenId)) connection.revoke();
+    }
   }
 
   #ping(): void {

@@ -24,7 +24,7 @@ function refusedText(refused: number): string {
 }
 
 /** Errors that only a new token mends. */
-const TOKEN_ERRORS = new Set(['UNAUTHORIZED', 'TOKEN_EXPIRED']);
+const TOKEN_ERRORS = new Set(['UNAUTHORIZED', 'TOKEN_EXPIRED', 'TOKEN_REVOKED']);
 
 /**
  * The bar at the top of every screen: connection, pending uploads, refused edits, last sync, progress, last
