@@ -59,10 +59,18 @@ export const versionSchema = z.union([
     .transform((s) => Number(s)),
 ]);
 
-const isoDate = z.iso.date();
-const isoDateTime = z.iso.datetime({ offset: true });
+// Postgres has no year 0: '0000-…' is refused by date and timestamptz columns.
+const NO_YEAR_ZERO = [(s: string) => !s.startsWith('0000'), 'the year must be 0001 or later'] as const;
+const isoDate = z.iso.date().refine(...NO_YEAR_ZERO);
+const isoDateTime = z.iso.datetime({ offset: true }).refine(...NO_YEAR_ZERO);
 const text = z.string().max(100_000);
 const name = z.string().trim().min(1).max(200);
+/** An int4 column (Postgres `integer`). */
+const int4 = z
+  .number()
+  .int()
+  .min(-(2 ** 31))
+  .max(2 ** 31 - 1);
 
 /** Fields every entity payload carries. Unknown fields pass through: the server may have more columns. */
 const base = {
@@ -74,7 +82,7 @@ const base = {
 
 export const entityPayloadSchemas = {
   ACADEMIC_YEAR: z.looseObject({ ...base, label: name, startDate: isoDate, endDate: isoDate }),
-  SCHOOL_LEVEL: z.looseObject({ ...base, name, rank: z.number().int() }),
+  SCHOOL_LEVEL: z.looseObject({ ...base, name, rank: int4 }),
   CLASS: z.looseObject({ ...base, name, schoolLevelId: uuidSchema, academicYearId: uuidSchema }),
   STUDENT: z.looseObject({
     ...base,
@@ -123,6 +131,14 @@ export const entityPayloadSchemas = {
     severity: z.enum(['LOW', 'MEDIUM', 'HIGH']),
   }),
 } as const satisfies Record<EntityType, z.ZodType>;
+
+/** The payload fields of each type that the schemas above name, server-managed ones (`base`) left out. */
+export const ENTITY_FIELDS = Object.fromEntries(
+  ENTITY_TYPES.map((type) => [
+    type,
+    Object.keys(entityPayloadSchemas[type].shape).filter((field) => !(field in base)),
+  ]),
+) as unknown as Readonly<Record<EntityType, readonly string[]>>;
 
 export type EntityPayloads = { [T in EntityType]: z.infer<(typeof entityPayloadSchemas)[T]> };
 export type StudentPayload = EntityPayloads['STUDENT'];

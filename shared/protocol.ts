@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { entityTypeSchema, uuidSchema, versionSchema } from './entities.ts';
+import { isStorableText } from './text.ts';
 
 /** Error body of every non-2xx answer. `code` is a stable UPPER_SNAKE word. */
 export const errorBodySchema = z.object({
@@ -29,7 +30,12 @@ export type TokenClaims = z.infer<typeof tokenClaimsSchema>;
 
 const jsonObject = z.record(z.string(), z.unknown());
 const timestamp = z.iso.datetime({ offset: true });
-const clientId = z.string().min(1).max(200);
+/** Stored in sync_log and the audit trail: it must be text Postgres can hold. */
+const clientId = z
+  .string()
+  .min(1)
+  .max(200)
+  .refine(isStorableText, 'must not contain the NUL character or a lone UTF-16 surrogate');
 const cursor = z.string().min(1).max(200);
 
 /** One entry of the change log, as delivered to desks. `id` is the same on every redelivery. */
@@ -71,6 +77,7 @@ export const syncUpRequestSchema = z.object({
 });
 export type SyncUpRequest = z.infer<typeof syncUpRequestSchema>;
 
+/** Why an event was refused for good; the desk shows it and does not send the event again as is. */
 export const rejectCodeSchema = z.enum([
   'VALIDATION',
   'TENANT_MISMATCH',
@@ -78,6 +85,7 @@ export const rejectCodeSchema = z.enum([
   'REFERENCE',
   'FORBIDDEN',
 ]);
+export type RejectCode = z.infer<typeof rejectCodeSchema>;
 
 export const syncUpResponseSchema = z.object({
   acknowledged: z.array(

@@ -31,13 +31,17 @@ export interface RouteDoc {
   extensions?: Record<`x-${string}`, unknown>;
 }
 
-/** What every route behind the /api authentication hook may answer besides its own errors. */
+/**
+ * What every route behind the /api authentication hook may answer besides its own errors (UNAVAILABLE: the
+ * database is busy or restarting; nothing was applied, retry after Retry-After).
+ */
 const AUTHENTICATED: readonly ErrorCode[] = [
   'UNAUTHORIZED',
   'TOKEN_EXPIRED',
   'TOKEN_REVOKED',
   'FORBIDDEN',
   'UNKNOWN_TENANT',
+  'UNAVAILABLE',
 ];
 /** What a JSON body route may answer before it runs: bad JSON, too large, not JSON. */
 const JSON_BODY: readonly ErrorCode[] = [

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ErrorBody } from '../../shared/protocol.ts';
 import { ERROR_CODES, type ErrorCode } from '../../shared/errors.ts';
+import { isTransientDatabaseError } from '../db/sqlstate.ts';
 import { SyncError } from '../errors.ts';
 
 declare module 'fastify' {
@@ -30,19 +31,8 @@ const STATUS_CODES: Readonly<Record<number, ErrorCode>> = {
   503: 'NOT_READY',
 };
 
-// Postgres unreachable, shutting down or out of connections: the server is not ready, it is not broken.
-const UNAVAILABLE_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
-const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08003', '08006']);
-
-function isDatabaseUnavailable(error: { code?: unknown; message?: unknown }): boolean {
-  if (typeof error.code === 'string') {
-    if (UNAVAILABLE_ERRNOS.has(error.code) || UNAVAILABLE_SQLSTATES.has(error.code)) return true;
-  }
-  return (
-    typeof error.message === 'string' &&
-    /Connection terminated|timeout exceeded when trying to connect/.test(error.message)
-  );
-}
+/** Seconds a client is asked to wait after a 503 or 429 that does not say otherwise. */
+const RETRY_AFTER_SECONDS = 2;
 
 /** The protocol body for any error thrown while serving a request. Unknown errors are 500 INTERNAL. */
 export function toErrorBody(error: unknown): ErrorBody {
@@ -54,7 +44,9 @@ export function toErrorBody(error: unknown): ErrorBody {
   if (status >= 400 && status < 500) {
     return body(STATUS_CODES[status] ?? 'BAD_REQUEST', status, e.message ?? 'bad request');
   }
-  if (isDatabaseUnavailable(e)) return body('NOT_READY', 503, 'the database is not reachable; retry later');
+  if (isTransientDatabaseError(error)) {
+    return body('UNAVAILABLE', 503, 'the database is busy or restarting; nothing was applied, retry later');
+  }
   return body('INTERNAL', 500, 'internal server error');
 }
 
@@ -82,6 +74,10 @@ export function installErrorHandling(app: FastifyInstance): void {
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, errorBody: ErrorBody): FastifyReply {
   request.errorBody = errorBody;
+  // PROTOCOL: a 503 or 429 says when to come back, so a desk retries on the server's terms.
+  if ((errorBody.statusCode === 503 || errorBody.statusCode === 429) && !reply.hasHeader('retry-after')) {
+    reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+  }
   return reply.code(errorBody.statusCode).type('application/json; charset=utf-8').send(errorBody);
 }
 

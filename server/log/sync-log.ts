@@ -1,3 +1,4 @@
+import { storableText } from '../../shared/text.ts';
 import type { Pool } from '../db/pool.ts';
 
 export type SyncDirection = 'UP' | 'DOWN' | 'SNAPSHOT';
@@ -27,7 +28,8 @@ export async function writeSyncLog(pool: Pool, entry: SyncLogEntry): Promise<voi
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
     values: [
       entry.tenantId,
-      entry.clientId,
+      // What a request claims is stored as text Postgres can hold (a bad body may carry NUL or a lone surrogate).
+      storableText(entry.clientId),
       entry.direction,
       entry.status,
       entry.eventsCount,
@@ -35,7 +37,7 @@ export async function writeSyncLog(pool: Pool, entry: SyncLogEntry): Promise<voi
       entry.rejectedCount ?? 0,
       entry.startedAt,
       Math.round(entry.durationMs),
-      entry.errorMessage ?? null,
+      entry.errorMessage == null ? null : storableText(entry.errorMessage),
       entry.tokenId ?? null,
     ],
   });

@@ -3,6 +3,9 @@ import type { EntityType } from '../../shared/entities.ts';
 import type { OutboxEvent, SyncUpResponse } from '../../shared/protocol.ts';
 import type { SyncRules } from '../config/rules.ts';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.ts';
+import { isPgError, isTransactionRace, isTransientDatabaseError, SQLSTATE } from '../db/sqlstate.ts';
+import { SyncError } from '../errors.ts';
+import { storableText } from '../../shared/text.ts';
 import { applyOne, applyWrites } from './apply.ts';
 import { rowToPayload, type ColumnCatalog } from './columns.ts';
 import { emitOrigin, type OriginOp } from '../capture/origin.ts';
@@ -16,6 +19,7 @@ import {
   type PlannedWrite,
 } from './plan.ts';
 import { ENTITY_REFERENCES } from './references.ts';
+import { isSchemaChange, rejectionOf } from './database-rejection.ts';
 import { validateEvent, type Rejection, type ValidEvent } from './validate.ts';
 
 export interface UploadDeps {
@@ -44,20 +48,28 @@ export type EventOutcome =
 
 export type Mode = 'fast' | 'careful';
 
-/** Deadlock, serialization failure, and a parallel request that stored some of the same outbox ids first. */
-const RETRYABLE = new Set(['40P01', '40001', 'UPLOAD_RACE']);
-
+/** A parallel request stored some of the same outbox ids first: redo the batch, they are answered then. */
 class UploadRaceError extends Error {
-  readonly code = 'UPLOAD_RACE';
   constructor() {
     super('a parallel request stored some of these outbox events first');
   }
 }
 const MAX_ATTEMPTS = 4;
 
-function pgCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
+/** Deadlock, serialization failure, or a parallel request with the same outbox ids: redone at once. */
+function isRace(error: unknown): boolean {
+  return error instanceof UploadRaceError || isTransactionRace(error);
+}
+
+function unavailable(cause: unknown): SyncError {
+  return new SyncError(
+    'UNAVAILABLE',
+    'the database is busy or restarting; nothing was applied, retry later',
+    undefined,
+    {
+      cause,
+    },
+  );
 }
 
 /**
@@ -76,10 +88,13 @@ export async function uploadEvents(
     try {
       return await inTransaction(deps.pool, (client) => runBatch(client, deps, who, events, mode));
     } catch (error) {
-      const code = pgCode(error);
-      if (attempt >= MAX_ATTEMPTS) throw error;
-      if (code !== undefined && RETRYABLE.has(code)) continue;
-      if (mode === 'fast' && code !== undefined) {
+      // A failure that may pass is not a verdict on the events: nothing is stored, the desk retries.
+      if (isRace(error)) {
+        if (attempt >= MAX_ATTEMPTS) throw unavailable(error);
+        continue;
+      }
+      if (isTransientDatabaseError(error)) throw unavailable(error);
+      if (mode === 'fast' && isPgError(error)) {
         deps.log.debug({ err: error }, 'set-based upload failed; redoing the batch event by event');
         mode = 'careful';
         continue;
@@ -214,16 +229,24 @@ async function decideCarefully(
   } catch (error) {
     await client.query('ROLLBACK TO SAVEPOINT upload_event');
     Object.assign(state, before);
-    const code = pgCode(error);
-    if (code === undefined || RETRYABLE.has(code)) throw error;
-    const message = error instanceof Error ? error.message : String(error);
-    return {
-      kind: 'rejected',
-      rejection: {
-        code: code === '23503' ? 'REFERENCE' : 'VALIDATION',
-        reason: `rejected by the database: ${message}`,
-      },
-    };
+    if (!isPgError(error) || isTransientDatabaseError(error) || isSchemaChange(error)) throw error;
+    if (isPgError(error, SQLSTATE.UNIQUE_VIOLATION) && event.operation === 'CREATE') {
+      // Another writer created the same id between our read and our insert: the row exists, a conflict.
+      const [row] = await fetchRows(client, who.tenantId, valid.type, [event.entityId], false);
+      if (row !== undefined) {
+        return {
+          kind: 'conflict',
+          reason: `${valid.type} ${event.entityId} already exists`,
+          state: {
+            ...emptyState(valid.type, event.entityId),
+            exists: true,
+            version: Number(row.server_version),
+            row,
+          },
+        };
+      }
+    }
+    return { kind: 'rejected', rejection: rejectionOf(error, valid.type, event, tableOf(valid.type)) };
   }
 }
 
@@ -456,7 +479,8 @@ export async function recordOutcomes(
       outcome: OUTCOME_OF_LIST[outcome.list],
       // An acknowledgement is rebuilt from the columns: only conflicts and rejections keep their body.
       response: outcome.list === 'acknowledged' ? null : outcome,
-      entity_type: slot.event.entityType,
+      // A rejected event's entityType is whatever the desk sent: kept short and storable.
+      entity_type: storableText(slot.event.entityType.slice(0, 100)),
       entity_id: slot.event.entityId,
       operation: slot.event.operation,
       code: outcome.list === 'rejected' ? outcome.entry.code : null,
@@ -489,7 +513,15 @@ export async function recordOutcomes(
          FROM x
      )
      SELECT count(*)::int AS stored FROM stored`,
-    [who.tenantId, who.userId, who.clientId, JSON.stringify(rows)],
+    [
+      who.tenantId,
+      storableText(who.userId),
+      storableText(who.clientId),
+      // Every string of an answer or audit row is made storable: jsonb refuses NUL and lone surrogates.
+      JSON.stringify(rows, (_key, value: unknown) =>
+        typeof value === 'string' ? storableText(value) : value,
+      ),
+    ],
   );
   return result.rows[0]?.stored ?? 0;
 }

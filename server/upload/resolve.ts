@@ -1,6 +1,7 @@
 import type { OutboxEvent, ResolveConflictRequest } from '../../shared/protocol.ts';
 import { inTransaction, type PoolClient } from '../db/pool.ts';
 import { SyncError } from '../errors.ts';
+import { storableText } from '../../shared/text.ts';
 import { settle, type EventOutcome, type Slot, type UploadDeps, type Uploader } from './batch.ts';
 import { validateEvent } from './validate.ts';
 
@@ -27,8 +28,8 @@ async function audit(
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
     [
       who.tenantId,
-      who.userId,
-      who.clientId,
+      storableText(who.userId),
+      storableText(who.clientId),
       outboxEventId,
       row.entity_type,
       row.entity_id,

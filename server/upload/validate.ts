@@ -1,9 +1,8 @@
 import type { z } from 'zod';
 import { entityPayloadSchemas, isEntityType, snakeCase, type EntityType } from '../../shared/entities.ts';
-import type { OutboxEvent } from '../../shared/protocol.ts';
-import { acceptsUploadOf, type SyncRules } from '../config/rules.ts';
-
-export type RejectCode = 'VALIDATION' | 'TENANT_MISMATCH' | 'UNKNOWN_ENTITY_TYPE' | 'REFERENCE' | 'FORBIDDEN';
+import type { OutboxEvent, RejectCode } from '../../shared/protocol.ts';
+import { findTextProblem, quoted } from '../../shared/text.ts';
+import { acceptsUploadOf, writableFieldsOf, type SyncRules } from '../config/rules.ts';
 
 export interface Rejection {
   code: RejectCode;
@@ -22,8 +21,8 @@ const PARTIAL_SCHEMAS = Object.fromEntries(
   Object.entries(entityPayloadSchemas).map(([type, schema]) => [type, schema.partial()]),
 ) as { [T in EntityType]: ReturnType<(typeof entityPayloadSchemas)[T]['partial']> };
 
-const FIELD_NAME = /^[a-z][A-Za-z0-9]*$/;
-const SERVER_MANAGED_FIELDS = new Set(['id', 'tenantId', 'serverVersion', 'updatedAt']);
+/** Entity payloads are flat rows; a field holding deeper JSON than this is refused, not walked. */
+const MAX_PAYLOAD_DEPTH = 16;
 
 /** Business rules the server owns; the desk computes nothing the server must trust. */
 function businessRuleViolation(type: EntityType, payload: Record<string, unknown>): string | undefined {
@@ -44,25 +43,10 @@ function businessRuleViolation(type: EntityType, payload: Record<string, unknown
   return undefined;
 }
 
-/** Postgres text cannot hold U+0000; say so up front instead of failing the write. */
-function findNulCharacter(value: unknown, path: string): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findNulCharacter(value[i], `${path}[${i}]`);
-      if (found !== undefined) return found;
-    }
-  } else if (value !== null && typeof value === 'object') {
-    for (const [key, inner] of Object.entries(value)) {
-      const found = findNulCharacter(inner, `${path}.${key}`);
-      if (found !== undefined) return found;
-    }
-  }
-  return undefined;
-}
-
 function describe(error: z.ZodError): string {
-  return error.issues.map((issue) => `payload.${issue.path.join('.')}: ${issue.message}`).join('; ');
+  return error.issues
+    .map((issue) => `payload.${issue.path.map((key) => String(key)).join('.')}: ${issue.message}`)
+    .join('; ');
 }
 
 /**
@@ -76,10 +60,13 @@ export function validateEvent(
 ): { ok: true; value: ValidEvent } | { ok: false; rejection: Rejection } {
   const reject = (code: RejectCode, reason: string) => ({ ok: false as const, rejection: { code, reason } });
   if (event.tenantId !== tenantId) {
-    return reject('TENANT_MISMATCH', `event tenantId "${event.tenantId}" is not the tenant of the token`);
+    return reject('TENANT_MISMATCH', `tenantId: ${quoted(event.tenantId)} is not the tenant of the token`);
   }
   if (!isEntityType(event.entityType) || !rules.entityTypes.includes(event.entityType)) {
-    return reject('UNKNOWN_ENTITY_TYPE', `entityType "${event.entityType}" is not synced by this server`);
+    return reject(
+      'UNKNOWN_ENTITY_TYPE',
+      `entityType: ${quoted(event.entityType)} is not synced by this server`,
+    );
   }
   const type = event.entityType;
   if (!acceptsUploadOf(rules, type)) return reject('FORBIDDEN', `desks may not write ${type} (sync rules)`);
@@ -92,8 +79,16 @@ export function validateEvent(
   if (payload.id !== undefined && payload.id !== event.entityId) {
     return reject('VALIDATION', 'payload.id: must equal the event entityId');
   }
-  const nul = findNulCharacter(payload, 'payload');
-  if (nul !== undefined) return reject('VALIDATION', `${nul}: must not contain the NUL character`);
+  const problem = findTextProblem(payload, 'payload', MAX_PAYLOAD_DEPTH);
+  if (problem?.rule === 'UNSTORABLE_TEXT') {
+    return reject(
+      'VALIDATION',
+      `${problem.path}: must not contain the NUL character or a lone UTF-16 surrogate`,
+    );
+  }
+  if (problem?.rule === 'TOO_DEEP') {
+    return reject('VALIDATION', `${problem.path}: nested deeper than ${MAX_PAYLOAD_DEPTH} levels`);
+  }
 
   const candidate = { ...payload, id: event.entityId, tenantId };
   const parsed =
@@ -104,18 +99,13 @@ export function validateEvent(
   const violation = businessRuleViolation(type, parsed.data);
   if (violation !== undefined) return reject('VALIDATION', violation);
 
+  // Only the fields desks may write become columns: an unknown key ("__proto__", a column the web app added
+  // since) is ignored, never written; a hidden field is never written from a desk either.
   const hidden = rules.hiddenFields[type] ?? [];
   const fields: Record<string, unknown> = {};
-  for (const [field, value] of Object.entries(parsed.data)) {
-    // Only plain camelCase names can be columns; this also keeps keys like "__proto__" out of the row.
-    if (
-      !FIELD_NAME.test(field) ||
-      SERVER_MANAGED_FIELDS.has(field) ||
-      hidden.includes(field) ||
-      value === undefined
-    ) {
-      continue;
-    }
+  for (const field of writableFieldsOf(rules, type)) {
+    const value = (parsed.data as Record<string, unknown>)[field];
+    if (value === undefined || hidden.includes(field) || !Object.hasOwn(parsed.data, field)) continue;
     fields[snakeCase(field)] = value;
   }
   return { ok: true, value: { type, fields } };
