@@ -42,13 +42,14 @@ export const prune: Command = {
       ctx.io.out(formatJson(result));
       return;
     }
-    const { events, syncLog, audit } = result;
+    const { events, syncLog, audit, uploadResults } = result;
     ctx.io.out(
       [
         `sync_events: deleted ${events.deleted} changes committed before ${events.cutoff} ` +
           `(${events.tenants.length} tenants: cursors below their new floor get 410)`,
         `sync_log: ${syncLog.cutoff === null ? 'kept (retention 0 days)' : `deleted ${syncLog.deleted} rows before ${syncLog.cutoff}`}`,
         `sync_audit: ${audit.cutoff === null ? 'kept (retention 0 days)' : `deleted ${audit.deleted} rows before ${audit.cutoff}`}`,
+        `sync_upload_results: ${uploadResults.cutoff === null ? 'kept (retention 0 days)' : `deleted ${uploadResults.deleted} stored answers before ${uploadResults.cutoff}`}`,
       ].join('\n'),
     );
   },

@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ENTITY_TYPES, entityTypeSchema, type EntityType } from '../../shared/entities.ts';
+import {
+  ENTITY_FIELDS,
+  ENTITY_TYPES,
+  entityPayloadSchemas,
+  entityTypeSchema,
+  type EntityType,
+} from '../../shared/entities.ts';
 import { ConfigError, describeIssues } from './env.ts';
 import defaults from './sync-rules.default.json' with { type: 'json' };
 
@@ -26,6 +32,22 @@ export const syncRulesSchema = z.strictObject({
         camelField.refine(
           (f) => !REQUIRED_FIELDS.has(f),
           'id, tenantId, serverVersion and updatedAt always sync',
+        ),
+      ),
+    )
+    .default({}),
+  /**
+   * Per type, the camelCase fields desks may write (replacing the default for that type); unset types: the
+   * fields the shared payload schema names. Any other field of an upload is ignored, so a column the web
+   * app adds later is not writable from desks until it is listed here.
+   */
+  writableFields: z
+    .partialRecord(
+      entityTypeSchema,
+      z.array(
+        camelField.refine(
+          (f) => !REQUIRED_FIELDS.has(f),
+          'id, tenantId, serverVersion and updatedAt are set by the server',
         ),
       ),
     )
@@ -123,6 +145,15 @@ export function parseSyncRules(input: unknown, source = 'sync-rules'): SyncRules
   if (rules.ops.walWarnBytes > rules.ops.walCriticalBytes) {
     problems.push('ops.walWarnBytes: must not exceed ops.walCriticalBytes');
   }
+  for (const [type, fields] of Object.entries(rules.writableFields) as [EntityType, string[]][]) {
+    const shape: Record<string, z.ZodType> = entityPayloadSchemas[type].shape;
+    const missing = ENTITY_FIELDS[type].filter(
+      (field) => shape[field]?.safeParse(undefined).success === false && !fields.includes(field),
+    );
+    if (missing.length > 0) {
+      problems.push(`writableFields.${type}: must list the required fields ${missing.join(', ')}`);
+    }
+  }
   const unsynced = (rules.uploadEntityTypes ?? []).filter((type) => !rules.entityTypes.includes(type));
   if (unsynced.length > 0) problems.push(`uploadEntityTypes: ${unsynced.join(', ')} not in entityTypes`);
   if (problems.length > 0) throw new ConfigError(source, problems);
@@ -153,4 +184,9 @@ export function acceptsUploadOf(rules: SyncRules, type: EntityType): boolean {
 
 export function syncsEntityType(rules: SyncRules, type: EntityType): boolean {
   return rules.entityTypes.includes(type);
+}
+
+/** The camelCase payload fields desks may write for `type` (sync rule `writableFields`). */
+export function writableFieldsOf(rules: SyncRules, type: EntityType): readonly string[] {
+  return rules.writableFields[type] ?? ENTITY_FIELDS[type];
 }

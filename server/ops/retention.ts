@@ -21,6 +21,8 @@ export interface EventsPruned {
 export interface LogsPruned {
   syncLog: { cutoff: string | null; deleted: number };
   audit: { cutoff: string | null; deleted: number };
+  /** Stored upload answers (idempotency), kept as long as the audit trail. */
+  uploadResults: { cutoff: string | null; deleted: number };
 }
 
 // Tenants present in a table, by skipping through its (tenant_id, …) index rather than reading every row.
@@ -96,7 +98,34 @@ export async function pruneLogs(pool: Pool, rules: Pick<SyncRules, 'retention'>)
   return {
     syncLog: await pruneByTime(pool, 'sync_log', 'started_at', syncLogDays),
     audit: await pruneByTime(pool, 'sync_audit', 'created_at', auditDays),
+    uploadResults: await pruneUploadResults(pool, auditDays),
   };
+}
+
+/**
+ * Stored upload answers older than the audit retention. An outbox event sent again after that is decided
+ * afresh (against the row's version it is then almost always a conflict), as its audit row is gone too.
+ */
+async function pruneUploadResults(
+  pool: Pool,
+  days: number,
+): Promise<{ cutoff: string | null; deleted: number }> {
+  if (days <= 0) return { cutoff: null, deleted: 0 };
+  const cutoff = await cutoffBefore(pool, days * DAY_MS);
+  // Through the created_at index, in chunks, so a large prune never holds many row locks at once.
+  const chunkSql = `
+    WITH doomed AS (
+      SELECT tenant_id, outbox_event_id FROM sync_upload_results WHERE created_at < $1 ORDER BY created_at LIMIT $2
+    )
+    DELETE FROM sync_upload_results x USING doomed d
+     WHERE x.tenant_id = d.tenant_id AND x.outbox_event_id = d.outbox_event_id`;
+  let deleted = 0;
+  for (;;) {
+    const chunk = await pool.query(chunkSql, [cutoff, PRUNE_CHUNK_ROWS]);
+    deleted += chunk.rowCount ?? 0;
+    if ((chunk.rowCount ?? 0) < PRUNE_CHUNK_ROWS) break;
+  }
+  return { cutoff, deleted };
 }
 
 async function pruneByTime(
@@ -193,6 +222,7 @@ export class RetentionService implements Service {
         tenants: events?.tenants.length ?? 0,
         syncLog: logs.syncLog.deleted,
         audit: logs.audit.deleted,
+        uploadResults: logs.uploadResults.deleted,
         ms: Date.now() - started,
       },
       'retention prune done',
