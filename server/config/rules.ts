@@ -65,6 +65,17 @@ export const syncRulesSchema = z.strictObject({
         .min(1024)
         .max(1024 ** 3)
         .default(defaults.limits.uploadMaxBytes),
+      /** Bytes of change JSON in one page of /down, /snapshot and the fan-out's reads (one larger change goes alone). */
+      pageMaxBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(256 * 1024 ** 2)
+        .default(defaults.limits.pageMaxBytes),
+      /** Requests per token (a desk token's jti, else its tenant and subject) per rolling minute, per node. */
+      requestsPerMinute: z.number().int().min(1).max(10_000_000).default(defaults.limits.requestsPerMinute),
+      /** Open sync sockets per tenant per node; one more is closed 1013. */
+      socketsPerTenant: z.number().int().min(1).max(1_000_000).default(defaults.limits.socketsPerTenant),
     })
     .prefault({}),
   capture: z

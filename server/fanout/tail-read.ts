@@ -1,7 +1,14 @@
 import type { EntityType } from '../../shared/entities.ts';
 import type { Pool } from '../db/pool.ts';
 import type { CursorPosition } from '../log/cursor.ts';
-import { changeColumnsSql, hiddenFieldsParam, spliceChange, type ChangeColumns } from '../log/read.ts';
+import {
+  CHANGE_ENVELOPE_BYTES,
+  changeColumnsSql,
+  hiddenFieldsParam,
+  pageBudgetColumnsSql,
+  spliceChange,
+  type ChangeColumns,
+} from '../log/read.ts';
 import type { TenantLogState } from '../log/tenant-log.ts';
 import type { BatchChange } from './batch.ts';
 
@@ -17,10 +24,13 @@ export interface TenantTailRead {
 }
 
 // $1 tenants, $2 their tail ids (null: a first read), $3 their tail epochs, $4 limit per tenant, $5 hidden
-// fields. One statement (one snapshot) reads every woken tenant's new changes together with the state that
-// says whether its tail can still be served; `can_serve` mirrors tenant-log.ts checkPosition, which the
-// caller applies to `state`. A first read reads the tenant's last change id instead of changes. The LATERAL
-// page per tenant walks sync_events_tenant_id_idx.
+// fields, $6 byte budget of the whole read. One statement (one snapshot) reads every woken tenant's new
+// changes together with the state that says whether its tail can still be served; `can_serve` mirrors
+// tenant-log.ts checkPosition, which the caller applies to `state`. A first read reads the tenant's last
+// change id instead of changes. The LATERAL page per tenant walks sync_events_tenant_id_idx and is cut by
+// the budget on its own (read.ts pageBudgetColumnsSql); then the tenants' pages, in the order given, share
+// the budget: a change goes when it fits beside those before it, or when it is the read's first. A row
+// that does not go comes back without its payload and marks its tenant as having more.
 const TAILS_SQL = `
 WITH w AS MATERIALIZED (
   SELECT w.ord, w.tenant_id, w.after_id, w.after_epoch,
@@ -30,36 +40,70 @@ WITH w AS MATERIALIZED (
       AS last_issued_id
   FROM unnest($1::uuid[], $2::bigint[], $3::integer[]) WITH ORDINALITY AS w(tenant_id, after_id, after_epoch, ord)
   LEFT JOIN sync_tenant_log l ON l.tenant_id = w.tenant_id
+),
+t AS (
+  SELECT w.ord,
+    concat_ws(',', w.epoch, w.floor_id, w.last_issued_id,
+      CASE WHEN w.after_id IS NULL
+        THEN coalesce((SELECT max(t.id) FROM sync_events t WHERE t.tenant_id = w.tenant_id), 0) ELSE 0 END
+    ) AS state,
+    p.*
+  FROM w
+  LEFT JOIN LATERAL (
+    SELECT b.* FROM (
+      SELECT r.*, ${pageBudgetColumnsSql('r', '$6')}
+      FROM (
+        SELECT e.id, e.entity_type, e.entity_id, e.operation, e.payload, e.server_version, e.modified_at,
+          e.payload_bytes
+        FROM sync_events e
+        WHERE e.tenant_id = w.tenant_id
+          AND e.id > w.after_id
+          AND w.after_epoch = w.epoch AND w.after_id >= w.floor_id AND w.after_id <= w.last_issued_id
+        ORDER BY e.id
+        LIMIT $4::integer + 1
+      ) r
+    ) b
+    WHERE b.sent_before
+    ORDER BY b.id
+  ) p ON true
+),
+q AS (
+  SELECT t.ord, t.state, t.id, t.entity_type, t.entity_id, t.operation, t.payload, t.server_version,
+    t.modified_at,
+    t.fits AND (sum(g.bytes) OVER round = g.bytes OR sum(g.bytes) OVER round <= $6::bigint) AS goes
+  FROM t CROSS JOIN LATERAL (
+    SELECT CASE WHEN t.fits THEN t.payload_bytes + ${CHANGE_ENVELOPE_BYTES} ELSE 0 END AS bytes
+  ) g
+  WINDOW round AS (ORDER BY t.ord, t.id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )
 SELECT
-  w.ord::integer,
-  concat_ws(',', w.epoch, w.floor_id, w.last_issued_id,
-    CASE WHEN w.after_id IS NULL
-      THEN coalesce((SELECT max(t.id) FROM sync_events t WHERE t.tenant_id = w.tenant_id), 0) ELSE 0 END
-  ) AS state,
+  p.ord::integer,
+  p.state,
+  p.goes,
   ${changeColumnsSql('p', '$5')}
-FROM w
-LEFT JOIN LATERAL (
-  SELECT e.id, e.entity_type, e.entity_id, e.operation, e.payload, e.server_version, e.modified_at
-  FROM sync_events e
-  WHERE e.tenant_id = w.tenant_id
-    AND e.id > w.after_id
-    AND w.after_epoch = w.epoch AND w.after_id >= w.floor_id AND w.after_id <= w.last_issued_id
-  ORDER BY e.id
-  LIMIT $4::integer + 1
-) p ON true`;
+FROM (
+  SELECT q.ord, q.state, q.goes, q.id, q.entity_type, q.entity_id, q.operation,
+    CASE WHEN q.goes THEN q.payload END AS payload, q.server_version, q.modified_at
+  FROM q
+) p
+ORDER BY p.ord, p.id`;
 
-type TailRow = [ord: number, state: string, ...change: ChangeColumns | NullColumns];
+type TailRow = [ord: number, state: string, goes: boolean | null, ...change: ChangeColumns | NullColumns];
 type NullColumns = [null, null, null, null, null, null, null];
 
 /**
  * Reads, in one statement, up to `limit` changes of each tenant after its position (every type; hidden
- * fields stripped). Results come back in the order of `tails`.
+ * fields stripped), at most `maxBytes` of them in all. Results come back in the order of `tails`.
  */
 export async function readTenantTails(
   pool: Pool,
   tails: readonly { tenantId: string; after: CursorPosition | null }[],
-  options: { limit: number; hiddenFields: Partial<Record<EntityType, readonly string[]>> },
+  options: {
+    limit: number;
+    /** Bytes of changes the whole read may return (the first change goes whatever its size). */
+    maxBytes: number;
+    hiddenFields: Partial<Record<EntityType, readonly string[]>>;
+  },
 ): Promise<TenantTailRead[]> {
   const result = await pool.query<TailRow>({
     name: 'fanout-tenant-tails',
@@ -71,6 +115,7 @@ export async function readTenantTails(
       tails.map((t) => t.after?.epoch ?? null),
       options.limit,
       hiddenFieldsParam(options.hiddenFields),
+      options.maxBytes,
     ],
   });
   const reads: TenantTailRead[] = tails.map((t) => ({
@@ -89,9 +134,9 @@ export async function readTenantTails(
       const [epoch = 0, floorId = 0, lastIssuedId = 0, tailId = 0] = row[1].split(',').map(Number);
       read.state = { epoch, floorId, lastIssuedId, tailId };
     }
-    const columns = row.slice(2) as ChangeColumns | NullColumns;
+    const columns = row.slice(3) as ChangeColumns | NullColumns;
     if (columns[0] === null) continue;
-    if (read.changes.length === options.limit) {
+    if (read.changes.length === options.limit || row[2] !== true) {
       read.hasMore = true;
       continue;
     }

@@ -11,7 +11,7 @@ import { readTenantTails } from './tail-read.ts';
 export interface TenantHubOptions {
   connectionString: string;
   pool: Pool;
-  rules: Pick<SyncRules, 'hiddenFields' | 'push'>;
+  rules: Pick<SyncRules, 'hiddenFields' | 'push' | 'limits'>;
   /** Called once per batch handed to a tenant's desks: seconds from its last change's commit to now. */
   onPushed?: (latencySeconds: number) => void;
   /**
@@ -64,7 +64,7 @@ const DEFAULTS = {
  *
  * Invariant: a tenant is read again whenever it may have changes past its tail that the hub has not read —
  * after a notification naming it, after a LISTEN (re)connection (every tenant), and after a read that was
- * cut short by the limit or failed.
+ * cut short by the limit or the byte budget, or failed.
  */
 export class TenantHub implements Service {
   readonly name = 'fanout';
@@ -283,6 +283,8 @@ export class TenantHub implements Service {
     }));
     const reads = await readTenantTails(this.#options.pool, tails, {
       limit: this.#options.readLimit,
+      // One round reads at most a page's budget, whatever the number of tenants it wakes.
+      maxBytes: this.#options.rules.limits.pageMaxBytes,
       hiddenFields: this.#options.rules.hiddenFields,
     });
     this.#stats.reads++;

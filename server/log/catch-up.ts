@@ -14,6 +14,8 @@ export interface CatchUpRequest {
   /** null: every type. */
   entityTypes: readonly EntityType[] | null;
   limit: number;
+  /** Byte budget of the page (sync rule limits.pageMaxBytes); a single larger change is sent alone. */
+  maxBytes: number;
   /** Fields that never leave the server, per type: stripped again at read time, so that a field hidden
    * after its changes were captured does not leave either. */
   hiddenFields: Partial<Record<EntityType, readonly string[]>>;
@@ -38,6 +40,7 @@ export async function readCatchUp(pool: Pool, request: CatchUpRequest): Promise<
     start: pageStart(position, request.lastSyncTimestamp),
     entityTypes: request.entityTypes,
     limit: request.limit,
+    maxBytes: request.maxBytes,
     hiddenFields: request.hiddenFields,
   });
   checkPosition(position, page.state);

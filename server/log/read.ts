@@ -12,6 +12,8 @@ export interface ChangesPageQuery {
   /** null: every type. */
   entityTypes: readonly EntityType[] | null;
   limit: number;
+  /** Byte budget of the page (see changeBytesSql); its first change is read whatever its size. */
+  maxBytes: number;
   /** Fields stripped from payloads at read time, per type (capture already leaves them out). */
   hiddenFields: Partial<Record<EntityType, readonly string[]>>;
 }
@@ -49,6 +51,27 @@ export function changeColumnsSql(alias: string, hiddenParam: string): string {
   to_char(${a}.modified_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 }
 
+/**
+ * The most a change's JSON adds to a page beside its payload: the envelope's keys and values (ids, type,
+ * version, time) and a comma. Page budgets count each change as its payload's bytes plus this, so that a
+ * page's JSON stays within the budget without measuring what is spliced.
+ */
+export const CHANGE_ENVELOPE_BYTES = 256;
+
+/**
+ * The window columns that cut a page of `sync_events` rows by bytes, over rows in id order that carry
+ * `payload_bytes` (migration 008): `fits` (the row goes in the page: it is the first, or every change up to
+ * and including it stays within the budget `budgetParam`) and `sent_before` (the bytes of the rows before
+ * it stay within the budget: the first row that does not fit is kept as the page's "there is more" mark).
+ * Both are prefixes of the rows: sizes are positive, so the running sum only grows.
+ */
+export function pageBudgetColumnsSql(alias: string, budgetParam: string, partition = ''): string {
+  const over = `OVER (${partition} ORDER BY ${alias}.id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)`;
+  const bytes = `(${alias}.payload_bytes + ${CHANGE_ENVELOPE_BYTES})`;
+  return `row_number() ${over} = 1 OR sum(${bytes}) ${over} <= ${budgetParam}::bigint AS fits,
+    row_number() ${over} <= 2 OR sum(${bytes}) ${over} - ${bytes} <= ${budgetParam}::bigint AS sent_before`;
+}
+
 /** The columns of changeColumnsSql, as read with rowMode 'array'. */
 export type ChangeColumns = [
   id: string,
@@ -68,13 +91,16 @@ export function spliceChange(
 }
 
 // $1 tenant, $2 cursor event id, $3 cursor epoch, $4 lastSyncTimestamp, $5 entity types, $6 limit,
-// $7 hidden fields as {"TYPE": ["field", …]} or null.
+// $7 hidden fields as {"TYPE": ["field", …]} or null, $8 byte budget.
 // `since`: the first change committed after the time, by (modified_at, id) so that every row of one
-// transaction (they share one commit time) is included; rows are then read by id, which is commit order.
+// transaction (they share one commit time) is included (one probe of sync_events_tenant_modified_idx);
+// rows are then read by id, which is commit order.
 // The page is read only when the start can be served, mirroring tenant-log.ts checkPosition. It is a
-// LATERAL join on the one-row state, hence a nested loop that yields the page in its index order.
+// LATERAL join on the one-row state, hence a nested loop that yields the page in its index order. The
+// byte budget is applied there, over at most limit + 1 rows, from their stored sizes: only the payloads
+// of the page are read, and the one row past it (if any) comes back without its payload.
 // Every change column comes back as text, spliced into the response as is: no payload is parsed here.
-const PAGE_SQL = `
+export const CHANGES_PAGE_SQL = `
 WITH state AS (
   SELECT ${TENANT_LOG_STATE_COLUMNS} FROM ${TENANT_LOG_STATE_FROM}
 ),
@@ -97,28 +123,39 @@ start AS MATERIALIZED (
 )
 SELECT
   concat_ws(',', st.epoch, st.floor_id, st.last_issued_id, st.tail_id, st.after_id) AS state,
+  p.fits,
   ${changeColumnsSql('p', '$7')}
 FROM start st
 LEFT JOIN LATERAL (
-  SELECT e.id, e.entity_type, e.entity_id, e.operation, e.payload, e.server_version, e.modified_at
-  FROM sync_events e
-  WHERE e.tenant_id = $1
-    AND e.id > st.after_id
-    AND st.can_serve
-    AND ($5::text[] IS NULL OR e.entity_type = ANY ($5::text[]))
-  ORDER BY e.id
-  LIMIT $6::integer + 1
+  SELECT b.id, b.entity_type, b.entity_id, b.operation, CASE WHEN b.fits THEN b.payload END AS payload,
+    b.server_version, b.modified_at, b.fits
+  FROM (
+    SELECT r.*, ${pageBudgetColumnsSql('r', '$8')}
+    FROM (
+      SELECT e.id, e.entity_type, e.entity_id, e.operation, e.payload, e.server_version, e.modified_at,
+        e.payload_bytes
+      FROM sync_events e
+      WHERE e.tenant_id = $1
+        AND e.id > st.after_id
+        AND st.can_serve
+        AND ($5::text[] IS NULL OR e.entity_type = ANY ($5::text[]))
+      ORDER BY e.id
+      LIMIT $6::integer + 1
+    ) r
+  ) b
+  WHERE b.sent_before
+  ORDER BY b.id
 ) p ON true`;
 
-/** [state, id, entityType, entityId, operation, payload, serverVersion, modifiedAt]; all but state null
- * on the one row of an empty page. */
-type PageRow = [string, string | null, string, string, string, string, string, string];
+/** [state, fits, id, entityType, entityId, operation, payload, serverVersion, modifiedAt]; all but state
+ * null on the one row of an empty page. */
+type PageRow = [string, boolean | null, string | null, string, string, string, string, string, string];
 
 export async function readChangesPage(pool: Pool, query: ChangesPageQuery): Promise<ChangesPage> {
   const { start } = query;
   const result = await pool.query<PageRow>({
     name: 'sync-down-page',
-    text: PAGE_SQL,
+    text: CHANGES_PAGE_SQL,
     rowMode: 'array',
     values: [
       query.tenantId,
@@ -128,18 +165,20 @@ export async function readChangesPage(pool: Pool, query: ChangesPageQuery): Prom
       query.entityTypes,
       query.limit,
       hiddenFieldsParam(query.hiddenFields),
+      query.maxBytes,
     ],
   });
   const rows = result.rows;
   const first = rows[0];
   if (first === undefined) throw new Error('sync-down page query returned no row');
   const [epoch = 0, floorId = 0, lastIssuedId = 0, tailId = 0, afterId = 0] = first[0].split(',').map(Number);
-  const count = first[1] === null ? 0 : Math.min(rows.length, query.limit);
+  let count = 0;
+  while (count < rows.length && count < query.limit && rows[count]![1] === true) count++;
 
   let json = '[';
   let previous = afterId;
   for (let i = 0; i < count; i++) {
-    const [, id, entityType, entityId, operation, payload, serverVersion, modifiedAt] = rows[i]!;
+    const [, , id, entityType, entityId, operation, payload, serverVersion, modifiedAt] = rows[i]!;
     const n = Number(id);
     // The splice below relies on the order; a plan that broke it must fail loudly, never skip a change.
     if (id === null || !(n > previous)) throw new Error(`sync-down page out of order at id ${id}`);
@@ -154,7 +193,8 @@ export async function readChangesPage(pool: Pool, query: ChangesPageQuery): Prom
     changesJson: json,
     count,
     lastId: count === 0 ? null : previous,
-    hasMore: first[1] !== null && rows.length > query.limit,
+    // Rows past the page: the one over the limit, or the first that did not fit the budget.
+    hasMore: rows.length > count && first[2] !== null,
   };
 }
 

@@ -222,6 +222,7 @@ export class DeskConnection implements Subscriber {
           lastSyncTimestamp: null,
           entityTypes: this.entityTypes,
           limit: this.ctx.options.pageLimit,
+          maxBytes: this.ctx.rules.limits.pageMaxBytes,
           hiddenFields: this.ctx.rules.hiddenFields,
         });
         if (this.state !== 'paging') return;

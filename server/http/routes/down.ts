@@ -22,6 +22,7 @@ export const registerDownRoutes: ApiRoutes = (api, deps: ApiDeps) => {
         lastSyncTimestamp: body.lastSyncTimestamp ?? null,
         entityTypes: servedTypesFilter(deps.rules, body.entityTypes, ENTITY_TYPES),
         limit: effectiveLimit(body.limit, { default: limits.downDefault, max: limits.downMax }),
+        maxBytes: limits.pageMaxBytes,
         hiddenFields: deps.rules.hiddenFields,
       });
       request.syncResult.eventsCount = page.count;

@@ -25,6 +25,7 @@ export const registerSnapshotRoutes: ApiRoutes = (api, deps: ApiDeps) => {
           default: rules.limits.snapshotDefault,
           max: rules.limits.snapshotMax,
         }),
+        maxBytes: rules.limits.pageMaxBytes,
         hiddenFields: rules.hiddenFields,
       });
       request.syncResult.eventsCount = page.count;
