@@ -1,4 +1,8 @@
-/** Stable error codes of the protocol's error bodies, with their HTTP status. */
+/**
+ * The registry of the protocol's error codes: every `code` an error body (or a socket `error` message)
+ * may carry, with its HTTP status. Server, desk and tests use these names; a code missing here cannot be
+ * thrown (SyncError takes an ErrorCode) and must be given its meaning below.
+ */
 export const ERROR_CODES = {
   BAD_REQUEST: 400,
   VALIDATION: 400,
@@ -24,3 +28,47 @@ export const ERROR_CODES = {
   UNAVAILABLE: 503,
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** What a client does on a code: fix the request, get a new token, start over, wait and retry, or stop. */
+export type ClientAction = 'FIX_REQUEST' | 'NEW_TOKEN' | 'RESYNC' | 'RETRY_LATER' | 'STOP';
+
+export interface ErrorMeaning {
+  meaning: string;
+  action: ClientAction;
+}
+
+/** Each code's meaning and what its client does (README's error table says the same in prose). */
+export const ERROR_MEANINGS: Readonly<Record<ErrorCode, ErrorMeaning>> = {
+  BAD_REQUEST: { meaning: 'the request is malformed; `details` lists each bad field', action: 'FIX_REQUEST' },
+  VALIDATION: {
+    meaning: 'a value breaks a rule of its field; the reason names the field',
+    action: 'FIX_REQUEST',
+  },
+  INVALID_CURSOR: { meaning: 'the cursor was not issued by this server', action: 'RESYNC' },
+  INVALID_PAGE_TOKEN: { meaning: 'the snapshot page token is not one this server issued', action: 'RESYNC' },
+  UNKNOWN_ENTITY_TYPE: { meaning: 'an entity type this server does not sync', action: 'FIX_REQUEST' },
+  INVALID_JSON: { meaning: 'the body is not JSON', action: 'FIX_REQUEST' },
+  UNAUTHORIZED: { meaning: 'no token, or one this server did not sign', action: 'NEW_TOKEN' },
+  TOKEN_EXPIRED: { meaning: 'the token has expired', action: 'NEW_TOKEN' },
+  TOKEN_REVOKED: { meaning: "the desk's token was revoked by an administrator", action: 'NEW_TOKEN' },
+  FORBIDDEN: { meaning: 'the role may not do this', action: 'STOP' },
+  UNKNOWN_TENANT: { meaning: "the token's tenant does not exist", action: 'STOP' },
+  NOT_FOUND: { meaning: 'no such route', action: 'STOP' },
+  UNKNOWN_CONFLICT: { meaning: 'that outbox event never met a conflict in this tenant', action: 'STOP' },
+  UNKNOWN_DESK: { meaning: 'no such desk token', action: 'STOP' },
+  RESYNC_REQUIRED: { meaning: 'the cursor is older than the log keeps', action: 'RESYNC' },
+  PAYLOAD_TOO_LARGE: { meaning: 'the body is over the size limit', action: 'FIX_REQUEST' },
+  TOO_MANY_EVENTS: { meaning: 'the batch has more events than the limit', action: 'FIX_REQUEST' },
+  UNSUPPORTED_MEDIA_TYPE: { meaning: 'the body is not application/json', action: 'FIX_REQUEST' },
+  RATE_LIMITED: { meaning: 'too many requests or sockets for this token or tenant', action: 'RETRY_LATER' },
+  INTERNAL: { meaning: 'a server bug, never caused by input', action: 'RETRY_LATER' },
+  NOT_READY: { meaning: 'the server is starting, stopping, or its log is behind', action: 'RETRY_LATER' },
+  UNAVAILABLE: {
+    meaning: 'the database is busy or restarting; nothing was applied or stored',
+    action: 'RETRY_LATER',
+  },
+};
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}

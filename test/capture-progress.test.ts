@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Capture } from '../server/capture/capture.ts';
 import { CAPTURE_LOCK_CLASS } from '../server/capture/leader.ts';
-import { parseNotification, SYNC_EVENTS_CHANNEL } from '../server/capture/notification.ts';
+import { parseNotification, SYNC_EVENTS_CHANNEL } from '../server/log/notification.ts';
 import type { SyncRules } from '../server/config/rules.ts';
 import { createClient } from '../server/db/pool.ts';
 import { createTestDatabase, silentLog, waitFor, type TestDatabase } from './support/db.ts';

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Capture } from '../server/capture/capture.ts';
-import { parseNotification, SYNC_EVENTS_CHANNEL } from '../server/capture/notification.ts';
+import { parseNotification, SYNC_EVENTS_CHANNEL } from '../server/log/notification.ts';
 import { emitOrigin } from '../server/capture/origin.ts';
 import type { SyncRules } from '../server/config/rules.ts';
 import { createClient } from '../server/db/pool.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTITY_TYPES } from '../shared/entities.ts';
-import { Backoff, parseRetryAfter, RETRY_AFTER_CEILING_MS } from '../desktop/sync/backoff.ts';
+import { Backoff, parseRetryAfter, RETRY_AFTER_CEILING_MS } from '../shared/timing.ts';
 import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts';
 import { deskDir, FAST_SYNC, TestDeskClient } from './support/desk-client.ts';
 import { DeskTestServer } from './support/desk-server.ts';

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { EntityType } from '../../shared/entities.ts';
 import { checksumResponseSchema } from '../../shared/protocol.ts';
 import type { DeskStore } from '../store/index.ts';
-import { sleep } from './backoff.ts';
+import { sleep } from '../../shared/timing.ts';
 import { parseChangesPage, SyncHttpError, withSchema, type ChangesPage, type SyncHttp } from './sync-http.ts';
 import type { DownloadProgress, SyncStatusBoard } from './sync-status.ts';
 

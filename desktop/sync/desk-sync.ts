@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { EntityType } from '../../shared/entities.ts';
 import type { DeskStore } from '../store/index.ts';
-import { Backoff, sleep, Wakeup } from './backoff.ts';
+import { Backoff, sleep, Wakeup } from '../../shared/timing.ts';
 import { CatchUp } from './catch-up.ts';
 import { ChecksumCheck } from './checksum-check.ts';
 import { LiveSocket, socketUrlOf, type LiveEnd } from './live-socket.ts';

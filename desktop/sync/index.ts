@@ -1,4 +1,4 @@
-export { Backoff, parseRetryAfter } from './backoff.ts';
+export { Backoff, parseRetryAfter } from '../../shared/timing.ts';
 export {
   DEFAULT_DESK_SYNC_OPTIONS,
   DeskSync,

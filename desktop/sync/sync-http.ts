@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { isEntityType } from '../../shared/entities.ts';
 import type { Change } from '../../shared/protocol.ts';
-import { parseRetryAfter } from './backoff.ts';
+import { parseRetryAfter } from '../../shared/timing.ts';
 
 /** A bearer token, or a function that returns the current one (called before every request). */
 export type TokenProvider = string | (() => string | Promise<string>);

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { syncUpResponseSchema, type SyncUpResponse } from '../../shared/protocol.ts';
 import type { DeskStore } from '../store/index.ts';
-import { Backoff, sleep, Wakeup } from './backoff.ts';
+import { Backoff, sleep, Wakeup } from '../../shared/timing.ts';
 import { SyncHttpError, withSchema, type SyncHttp } from './sync-http.ts';
 import type { SyncStatusBoard } from './sync-status.ts';
 

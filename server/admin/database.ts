@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { Env } from '../config/env.ts';
 import { createPool, type Pool } from '../db/pool.ts';
+import { isPgError, SQLSTATE } from '../db/sqlstate.ts';
 import { AdminError } from './command.ts';
 import { embeddedUrlPath, readEmbeddedUrl } from './embedded-url.ts';
 
@@ -72,7 +73,7 @@ export async function connect(target: DatabaseTarget): Promise<Pool> {
 /** A Postgres error of a command's query, as a message that says what to do where we know it. */
 export function describeDatabaseError(error: unknown, target: DatabaseTarget): AdminError | undefined {
   if (!(error instanceof pg.DatabaseError)) return undefined;
-  if (error.code === '42P01') {
+  if (isPgError(error, SQLSTATE.UNDEFINED_TABLE)) {
     return new AdminError(
       `${describeUrl(target.url)} has no sync schema yet (${error.message}). Start the server once, ` +
         `or run "sync-admin tenant create", which applies the migrations.`,

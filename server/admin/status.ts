@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../../shared/timing.ts';
 import { parseArgs } from 'node:util';
 import { EventsRate } from '../ops/rate.ts';
 import {

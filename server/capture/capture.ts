@@ -4,7 +4,8 @@ import type { SyncRules } from '../config/rules.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Service } from '../service.ts';
 import { ChangeDecoder } from './decode.ts';
-import { acquireLeadership, pause, type Leadership } from './leader.ts';
+import { acquireLeadership, type Leadership } from './leader.ts';
+import { Backoff, sleep } from '../../shared/timing.ts';
 import { RateMeter } from './rate.ts';
 import { CaptureStream } from './stream.ts';
 import { BatchWriter, type StoredBatch } from './writer.ts';
@@ -145,14 +146,14 @@ export class Capture implements Service {
       this.log.warn({ slot: slotName }, 'capture leadership lost; standing by');
       // A process that just lost its lock connection is likely the unhealthy one: give a standby the
       // first chance to take over.
-      await pause(standbyPollMs * 2, signal);
+      await sleep(standbyPollMs * 2, signal);
     }
   }
 
   /** Runs stream sessions while leadership holds, backing off between failed ones. */
   private async lead(leadership: Leadership): Promise<void> {
     const signal = this.abort.signal;
-    let failures = 0;
+    const backoff = new Backoff({ baseMs: BACKOFF_MIN_MS, maxMs: BACKOFF_MAX_MS, jitter: false });
     await this.recordLeader(this.identity);
     while (!signal.aborted && leadership.held) {
       const started = Date.now();
@@ -167,10 +168,10 @@ export class Capture implements Service {
         this.state = 'retrying';
         this.failingSince ??= new Date().toISOString();
       }
-      if (Date.now() - started > HEALTHY_SESSION_MS) failures = 0;
-      const delay = this.restartRequested ? 0 : Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** failures++);
+      if (Date.now() - started > HEALTHY_SESSION_MS) backoff.reset();
+      const delay = this.restartRequested ? 0 : backoff.next();
       this.restartRequested = false;
-      await Promise.race([pause(delay, signal), leadership.lost]);
+      await Promise.race([sleep(delay, signal), leadership.lost]);
     }
   }
 

@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../../shared/timing.ts';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { createClient } from '../db/pool.ts';
@@ -118,18 +118,13 @@ export async function acquireLeadership(
         }
         if (!waitingLogged) log.info({ slot: options.slotName }, 'capture standby: another process leads');
         waitingLogged = true;
-        await pause(options.pollMs, signal);
+        await sleep(options.pollMs, signal);
       }
     } catch (error) {
       log.warn({ err: error }, 'capture leader election: lock connection failed; retrying');
     }
     await client.end().catch(() => undefined);
-    await pause(options.pollMs, signal);
+    await sleep(options.pollMs, signal);
   }
   return null;
-}
-
-/** Sleeps `ms`, or less when `signal` aborts. */
-export async function pause(ms: number, signal: AbortSignal): Promise<void> {
-  await sleep(ms, undefined, { signal }).catch(() => undefined);
 }

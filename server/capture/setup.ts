@@ -2,9 +2,10 @@ import pg from 'pg';
 import { ENTITY_TABLES, ENTITY_TYPES } from '../../shared/entities.ts';
 import type { SyncRules } from '../config/rules.ts';
 import { SETUP_LOCK_KEY } from '../db/migrate.ts';
-import { inTransaction, type Pool } from '../db/pool.ts';
+import { inTransaction, type Pool, type PoolClient } from '../db/pool.ts';
+import { isPgError, SQLSTATE } from '../db/sqlstate.ts';
+import { sleep } from '../../shared/timing.ts';
 
-const DUPLICATE_OBJECT = '42710';
 const ENTITY_TABLE_NAMES: readonly string[] = ENTITY_TYPES.map((type) => ENTITY_TABLES[type]);
 
 /**
@@ -56,7 +57,7 @@ export async function nudgingSnapshots<T>(pool: Pool, create: () => Promise<T>):
   let creating = true;
   const nudging = (async () => {
     while (creating) {
-      await new Promise((resolve) => setTimeout(resolve, NUDGE_MS));
+      await sleep(NUDGE_MS);
       if (!creating) return;
       try {
         await pool.query('SELECT pg_log_standby_snapshot()');
@@ -84,18 +85,35 @@ export async function nudgingSnapshots<T>(pool: Pool, create: () => Promise<T>):
 export async function ensureSlot(pool: Pool, slotName: string): Promise<{ created: boolean }> {
   let created = false;
   const existing = await pool.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slotName]);
-  if (existing.rowCount === 0) {
-    try {
-      await nudgingSnapshots(pool, () =>
-        pool.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName]),
-      );
-      created = true;
-    } catch (error) {
-      if ((error as { code?: string }).code !== DUPLICATE_OBJECT) throw error;
-    }
-  }
+  if (existing.rowCount === 0) ({ created } = await createSlot(pool, pool, slotName));
   await pool.query('INSERT INTO sync_capture_state (slot_name) VALUES ($1) ON CONFLICT DO NOTHING', [
     slotName,
   ]);
   return { created };
+}
+
+/**
+ * The one place a pgoutput slot is created (on `db`, while `pool` nudges snapshots). A slot created
+ * meanwhile by another server is kept: `created` is false and `lsn` is that slot's confirmed position.
+ */
+export async function createSlot(
+  pool: Pool,
+  db: Pool | PoolClient,
+  slotName: string,
+): Promise<{ created: boolean; lsn: string }> {
+  try {
+    const result = await nudgingSnapshots(pool, () =>
+      db.query<{ lsn: string }>(`SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [
+        slotName,
+      ]),
+    );
+    return { created: true, lsn: result.rows[0]?.lsn ?? '0/0' };
+  } catch (error) {
+    if (!isPgError(error, SQLSTATE.DUPLICATE_OBJECT)) throw error;
+    const existing = await db.query<{ lsn: string }>(
+      'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+      [slotName],
+    );
+    return { created: false, lsn: existing.rows[0]?.lsn ?? '0/0' };
+  }
 }

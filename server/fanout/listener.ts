@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { Backoff, sleep } from '../../shared/timing.ts';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import { createClient } from '../db/pool.ts';
@@ -46,7 +46,11 @@ export class NotifyListener {
   /** Listens until stop(); resolves then. */
   async run(): Promise<void> {
     const signal = this.#abort.signal;
-    let failures = 0;
+    const backoff = new Backoff({
+      baseMs: this.options.reconnectMinMs,
+      maxMs: this.options.reconnectMaxMs,
+      jitter: false,
+    });
     while (!signal.aborted) {
       const started = Date.now();
       try {
@@ -55,9 +59,8 @@ export class NotifyListener {
         if (signal.aborted) break;
         this.log.warn({ err: error, channel: this.options.channel }, 'LISTEN connection lost; reconnecting');
       }
-      if (Date.now() - started > this.options.reconnectMaxMs) failures = 0;
-      const delay = Math.min(this.options.reconnectMaxMs, this.options.reconnectMinMs * 2 ** failures++);
-      await sleep(delay, undefined, { signal }).catch(() => undefined);
+      if (Date.now() - started > this.options.reconnectMaxMs) backoff.reset();
+      await sleep(backoff.next(), signal);
     }
   }
 

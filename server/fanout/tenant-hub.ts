@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { parseNotification, SYNC_EVENTS_CHANNEL } from '../capture/notification.ts';
+import { parseNotification, SYNC_EVENTS_CHANNEL } from '../log/notification.ts';
 import type { SyncRules } from '../config/rules.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Service } from '../service.ts';

@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleep } from '../../shared/timing.ts';
 import type { Logger } from 'pino';
 import type { Service } from '../service.ts';
 
@@ -39,19 +39,14 @@ export class Periodic implements Service {
 
   private async loop(): Promise<void> {
     const { signal } = this.abort;
-    if (this.options.immediate === false) await pause(this.options.everyMs, signal);
+    if (this.options.immediate === false) await sleep(this.options.everyMs, signal);
     while (!signal.aborted) {
       try {
         await this.options.tick();
       } catch (error) {
         this.log.error({ err: error }, `${this.name}: round failed; trying again next round`);
       }
-      await pause(this.options.everyMs, signal);
+      await sleep(this.options.everyMs, signal);
     }
   }
-}
-
-/** Sleeps `ms`, or less when `signal` aborts. */
-export async function pause(ms: number, signal: AbortSignal): Promise<void> {
-  await sleep(ms, undefined, { signal }).catch(() => undefined);
 }

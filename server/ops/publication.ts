@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { entityTypeOfTable, type EntityType } from '../../shared/entities.ts';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.ts';
+import { isPgError, SQLSTATE } from '../db/sqlstate.ts';
 
 /** A publication change that cannot be made as asked; `code` is stable. */
 export class PublicationError extends Error {
@@ -137,7 +138,7 @@ async function tableInfo(client: PoolClient, publicationName: string, table: str
     oid = resolved.rows[0]?.oid ?? null;
   } catch (cause) {
     // to_regclass rejects what cannot be a name at all ('a b', 'x.y.z.w').
-    if ((cause as { code?: string }).code !== '42602') throw cause;
+    if (!isPgError(cause, SQLSTATE.INVALID_NAME)) throw cause;
     oid = null;
   }
   if (oid === null) throw new PublicationError('TABLE_NOT_FOUND', `table ${table} does not exist`);

@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
-import { ensureSlot, nudgingSnapshots } from '../capture/setup.ts';
+import { createSlot, ensureSlot } from '../capture/setup.ts';
+import { isPgError, SQLSTATE } from '../db/sqlstate.ts';
+import { sleep } from '../../shared/timing.ts';
 import type { Pool, PoolClient } from '../db/pool.ts';
-import { bumpAllEpochs } from './epoch.ts';
+import { bumpAllEpochs } from '../log/epoch.ts';
 
 /**
  * Advisory lock namespace (two-key form; second key hashtext(slot name)) held while a slot is dropped,
@@ -11,9 +13,6 @@ import { bumpAllEpochs } from './epoch.ts';
  */
 export const SLOT_LOCK_CLASS = 7_405_103;
 
-const OBJECT_IN_USE = '55006';
-const UNDEFINED_OBJECT = '42704';
-const DUPLICATE_OBJECT = '42710';
 const DROP_ATTEMPTS = 50;
 const DROP_RETRY_MS = 200;
 
@@ -98,7 +97,7 @@ async function restart(
   previous: SlotHealth,
   reason: string,
 ): Promise<SlotRestart> {
-  const consistentLsn = await nudgingSnapshots(pool, () => createSlot(client, slotName));
+  const { lsn: consistentLsn } = await createSlot(pool, client, slotName);
   const tenants = await restartLog(client, slotName, reason);
   return { slotName, previous, tenants, consistentLsn };
 }
@@ -127,24 +126,6 @@ export async function restartLog(client: PoolClient, slotName: string, reason: s
   }
 }
 
-/** Creates the pgoutput slot; returns its consistent point. One created meanwhile by another is kept. */
-async function createSlot(client: PoolClient, slotName: string): Promise<string> {
-  try {
-    const result = await client.query<{ lsn: string }>(
-      `SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`,
-      [slotName],
-    );
-    return result.rows[0]?.lsn ?? '0/0';
-  } catch (error) {
-    if (codeOf(error) !== DUPLICATE_OBJECT) throw error;
-    const existing = await client.query<{ lsn: string }>(
-      'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
-      [slotName],
-    );
-    return existing.rows[0]?.lsn ?? '0/0';
-  }
-}
-
 /**
  * Drops the slot. A walsender streaming from it is terminated first (capture reconnects and, finding the
  * slot gone, waits on the slot lock); a capture that grabs the slot again in between is terminated again.
@@ -163,10 +144,10 @@ async function dropSlot(client: PoolClient, log: Logger, slotName: string): Prom
       await client.query('SELECT pg_drop_replication_slot($1)', [slotName]);
       return;
     } catch (error) {
-      if (codeOf(error) === UNDEFINED_OBJECT) return;
-      if (codeOf(error) !== OBJECT_IN_USE || attempt >= DROP_ATTEMPTS) throw error;
+      if (isPgError(error, SQLSTATE.UNDEFINED_OBJECT)) return;
+      if (!isPgError(error, SQLSTATE.OBJECT_IN_USE) || attempt >= DROP_ATTEMPTS) throw error;
     }
-    await new Promise((resolve) => setTimeout(resolve, DROP_RETRY_MS));
+    await sleep(DROP_RETRY_MS);
   }
 }
 
@@ -194,9 +175,4 @@ export async function withSlotLock<T>(
       client.release(true);
     }
   }
-}
-
-function codeOf(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
 }

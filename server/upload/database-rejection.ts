@@ -16,7 +16,7 @@ const DATA_RULES: Readonly<Record<string, string>> = {
 
 /** A table or column was dropped or renamed under a running upload: not the event's fault, retry later. */
 export function isSchemaChange(error: unknown): boolean {
-  return isPgError(error, '42P01', '42703');
+  return isPgError(error, SQLSTATE.UNDEFINED_TABLE, SQLSTATE.UNDEFINED_COLUMN);
 }
 
 /** `Key (tenant_id, class_id)=(…)` → `class_id`: the column a foreign-key failure is about. */

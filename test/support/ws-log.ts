@@ -1,4 +1,4 @@
-import { encodeNotification, SYNC_EVENTS_CHANNEL } from '../../server/capture/notification.ts';
+import { encodeNotification, SYNC_EVENTS_CHANNEL } from '../../server/log/notification.ts';
 import { inTransaction, type Pool } from '../../server/db/pool.ts';
 
 /** Serialises writers across processes, as capture's single writer does: ids become visible in order. */

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { encodeNotification, SYNC_EVENTS_CHANNEL } from '../capture/notification.ts';
+import { encodeNotification, SYNC_EVENTS_CHANNEL } from './notification.ts';
 
 /**
  * Starts a new log epoch for every tenant: every cursor issued before (and a null cursor) gets 410 and the

@@ -1,13 +1,20 @@
+/** Waiting, in one place: backoff between attempts, Retry-After, sleeps that end on abort, wake-ups. */
+
 /**
  * The longest a server's Retry-After can park a desk: a broken or hostile header ("Retry-After: 9999999")
  * must not silence a desk for days.
  */
 export const RETRY_AFTER_CEILING_MS = 3_600_000;
 
-/** Exponential backoff with full jitter: the n-th wait is uniform in [0, min(max, base · 2^n)]. */
+/**
+ * Exponential backoff with full jitter: the n-th wait is uniform in [0, min(max, base · 2^n)]; without jitter
+ * (one server process reconnecting to its own database) it is exactly min(max, base · 2^n).
+ */
 export interface BackoffOptions {
   baseMs: number;
   maxMs: number;
+  /** Default true: many desks retrying one server must not retry in step. */
+  jitter?: boolean;
   /** Source of randomness in [0, 1) (tests pin it). */
   random?: () => number;
 }
@@ -32,7 +39,7 @@ export class Backoff {
   next(retryAfterMs: number | null = null): number {
     const ceiling = Math.min(this.options.maxMs, this.options.baseMs * 2 ** Math.min(this.failures, 30));
     this.failures += 1;
-    const jittered = Math.floor(this.random() * ceiling);
+    const jittered = this.options.jitter === false ? ceiling : Math.floor(this.random() * ceiling);
     if (retryAfterMs === null) return jittered;
     return Math.min(RETRY_AFTER_CEILING_MS, Math.max(jittered, retryAfterMs));
   }
