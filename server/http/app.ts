@@ -12,6 +12,7 @@ import { TokenRevocations } from '../auth/revocations.ts';
 import { authenticate, Authenticator, TenantDirectory } from './auth.ts';
 import { installErrorHandling, refuseWhileClosing } from './errors.ts';
 import { httpLogger } from './log-redaction.ts';
+import { limitRequestRate, RequestRateLimiter } from './rate-limit.ts';
 import { registerChecksumRoutes } from './routes/checksum.ts';
 import { registerDeskRoutes } from './routes/desks.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
@@ -124,6 +125,7 @@ export async function buildApp(
   await app.register(
     (api, _options, done) => {
       api.addHook('onRequest', authenticate(apiDeps.authenticator));
+      api.addHook('onRequest', limitRequestRate(new RequestRateLimiter(deps.rules.limits.requestsPerMinute)));
       const admin = adminRoutes(
         deps.captureStatus === undefined ? {} : { captureStatus: deps.captureStatus },
       );

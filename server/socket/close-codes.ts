@@ -12,4 +12,6 @@ export const CLOSE = {
   INTERNAL: 1011,
   /** The desk stayed paused (its socket buffer full) longer than allowed: reconnect and catch up. */
   TOO_SLOW: 1013,
+  /** Its tenant has as many sockets open on this node as the rules allow (limits.socketsPerTenant). */
+  TRY_AGAIN_LATER: 1013,
 } as const;

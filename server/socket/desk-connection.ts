@@ -23,6 +23,8 @@ export interface DeskContext {
   rules: SyncRules;
   authenticator: Authenticator;
   options: DeskSocketOptions;
+  /** Counts an authenticated socket against its tenant's cap; false: the tenant has its fill on this node. */
+  admit(connection: DeskConnection, tenantId: string): boolean;
   closed(connection: DeskConnection): void;
 }
 
@@ -38,6 +40,8 @@ export type DeskState = 'hello' | 'paging' | 'live' | 'paused' | 'closed';
 const TEXT = { binary: false } as const;
 /** Messages a desk may send before its hello has been handled (it may not wait for authentication). */
 const MAX_EARLY_MESSAGES = 8;
+/** Bad messages after the hello (invalid JSON, unknown type, a second hello …) before the socket is closed. */
+export const MAX_BAD_MESSAGES = 5;
 
 /**
  * One desk's socket. Invariant: the desk receives its tenant's changes after the hello cursor in log
@@ -64,6 +68,7 @@ export class DeskConnection implements Subscriber {
   #positioned = false;
   #early: { data: WebSocket.RawData; isBinary: boolean }[] | null = [];
   #paging = false;
+  #badMessages = 0;
   #pausedAt = 0;
   #timer: NodeJS.Timeout | null = null;
 
@@ -143,6 +148,14 @@ export class DeskConnection implements Subscriber {
 
   #authenticated(auth: SocketAuth): void {
     if (this.state === 'closed') return;
+    if (!this.ctx.admit(this, auth.tenantId)) {
+      this.#fail(
+        CLOSE.TRY_AGAIN_LATER,
+        'RATE_LIMITED',
+        `this tenant has ${this.ctx.rules.limits.socketsPerTenant} sockets open on this server; retry later`,
+      );
+      return;
+    }
     this.tenantId = auth.tenantId;
     this.expiresAt = auth.expiresAt;
     this.tokenId = auth.tokenId;
@@ -161,14 +174,27 @@ export class DeskConnection implements Subscriber {
         const acked = decodeCursor(message.cursor);
         this.ackedEventId = Math.max(this.ackedEventId ?? 0, acked.eventId);
       } else {
-        this.#send(
-          serverMessage({ type: 'error', code: 'BAD_REQUEST', message: 'hello was already received' }),
-        );
+        throw new SyncError('BAD_REQUEST', 'hello was already received');
       }
     } catch (error) {
       // Anything but a protocol error is this server's fault: it closes this socket, never the process.
       if (this.state === 'hello' || !(error instanceof SyncError)) this.#failWith(error);
-      else this.#send(serverMessage({ type: 'error', code: error.code, message: error.message }));
+      else this.#badMessage(error);
+    }
+  }
+
+  /**
+   * Answers a bad message with an error, unless the desk has sent too many of them or does not read the
+   * answers (they would pile up in its socket buffer): then it is closed 4400.
+   */
+  #badMessage(error: SyncError): void {
+    this.#badMessages++;
+    if (this.#badMessages >= MAX_BAD_MESSAGES) {
+      this.#fail(CLOSE.BAD_HELLO, error.code, `${MAX_BAD_MESSAGES} bad messages: ${error.message}`);
+    } else if (this.ws.bufferedAmount > this.ctx.options.pauseAboveBytes) {
+      this.close(CLOSE.BAD_HELLO, error.code);
+    } else {
+      this.#send(serverMessage({ type: 'error', code: error.code, message: error.message }));
     }
   }
 

@@ -31,13 +31,19 @@ export interface DeskReport {
  */
 export class DeskSockets {
   readonly #connections = new Set<DeskConnection>();
+  /** The authenticated sockets of each tenant, against limits.socketsPerTenant. */
+  readonly #byTenant = new Map<string, Set<DeskConnection>>();
   readonly #ctx: DeskContext;
   readonly #sweep: NodeJS.Timeout;
   readonly #expirySweep: NodeJS.Timeout;
   #closing = false;
 
-  constructor(ctx: Omit<DeskContext, 'closed'>) {
-    this.#ctx = { ...ctx, closed: (connection) => this.#connections.delete(connection) };
+  constructor(ctx: Omit<DeskContext, 'admit' | 'closed'>) {
+    this.#ctx = {
+      ...ctx,
+      admit: (connection, tenantId) => this.#admit(connection, tenantId),
+      closed: (connection) => this.#closed(connection),
+    };
     this.#sweep = setInterval(() => this.#ping(), ctx.rules.intervals.wsPingMs).unref();
     // Tokens expire to the second: one sweep for every socket rather than a timer each.
     this.#expirySweep = setInterval(() => this.#expire(), EXPIRY_SWEEP_MS).unref();
@@ -90,6 +96,24 @@ export class DeskSockets {
         }),
     );
     await Promise.all(gone);
+  }
+
+  #admit(connection: DeskConnection, tenantId: string): boolean {
+    let sockets = this.#byTenant.get(tenantId);
+    if (sockets === undefined) {
+      sockets = new Set();
+      this.#byTenant.set(tenantId, sockets);
+    }
+    if (sockets.size >= this.#ctx.rules.limits.socketsPerTenant) return false;
+    sockets.add(connection);
+    return true;
+  }
+
+  #closed(connection: DeskConnection): void {
+    this.#connections.delete(connection);
+    const sockets = this.#byTenant.get(connection.tenantId);
+    if (sockets?.delete(connection) === true && sockets.size === 0)
+      this.#byTenant.delete(connection.tenantId);
   }
 
   /** Closes 4401 the sockets whose token expired, or was revoked on any node (as this node last read). */
