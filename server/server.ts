@@ -16,7 +16,7 @@ import { Heartbeat } from './ops/heartbeat.ts';
 import { RetentionService } from './ops/retention.ts';
 import { SlotGuard } from './ops/slot-guard.ts';
 import { prepareSlot } from './ops/slot.ts';
-import type { Service } from './service.ts';
+import { Supervisor, type Service } from './service.ts';
 
 const EMBEDDED_DATABASE = 'school_sync';
 
@@ -61,15 +61,14 @@ export async function startServer(env: Env, rules: SyncRules, log: Logger): Prom
       await stop().catch((error: unknown) => log.error({ err: error }, 'error while stopping'));
     }
   };
+  // Long-running services restart when they fail; they stop together, in reverse order, where the first
+  // one started stands in `stops` (after the pool, before HTTP).
+  const supervisor = new Supervisor(log.child({ component: 'supervisor' }));
   const start = (service: Service): void => {
-    const done = service
-      .run()
-      .catch((error: unknown) => log.error({ err: error, service: service.name }, 'service failed'));
-    stops.push(async () => {
-      await service.stop();
-      await done;
-    });
+    if (!stops.includes(stopServices)) stops.push(stopServices);
+    supervisor.start(service);
   };
+  const stopServices = (): Promise<void> => supervisor.stop();
   const { secret: jwtSecret, source, generated } = serverJwtSecret(env);
   if (source !== 'SYNC_JWT_SECRET') {
     log.warn(
@@ -134,6 +133,7 @@ export async function startServer(env: Env, rules: SyncRules, log: Logger): Prom
       rules,
       jwtSecret,
       captureStatus: () => capture.status,
+      serviceFailures: () => supervisor.failures,
       metrics,
       push: { hub },
     });

@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Capture } from '../server/capture/capture.ts';
-import type { SyncRules } from '../server/config/rules.ts';
+import { parseSyncRules, type SyncRules } from '../server/config/rules.ts';
+import type { ServiceFailure } from '../server/service.ts';
 import { buildApp } from '../server/http/app.ts';
 import { CAPTURE_RETRY_GRACE_MS } from '../server/http/routes/health.ts';
 import { createTestDatabase, silentLog, waitFor, type TestDatabase } from './support/db.ts';
@@ -95,4 +96,29 @@ describe('/healthz follows capture', () => {
     await running;
     expect(await health()).toMatchObject({ code: 503, body: { capture: { state: 'stopped' } } });
   }, 60_000);
+});
+
+describe('/healthz follows the supervised services', () => {
+  it('is not ready while a service has failed and waits to be started again, and ready once it is', async () => {
+    const db = await createTestDatabase();
+    const failures: ServiceFailure[] = [];
+    const app = await buildApp(silentLog, {
+      pool: db.pool,
+      rules: parseSyncRules({}),
+      jwtSecret: TEST_JWT_SECRET,
+      serviceFailures: () => failures,
+    });
+    try {
+      expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+      failures.push({ name: 'retention', since: new Date().toISOString(), restarts: 1, error: 'boom' });
+      const failing = await app.inject({ method: 'GET', url: '/healthz' });
+      expect(failing.statusCode).toBe(503);
+      expect(failing.json()).toMatchObject({ status: 'unavailable', failedServices: [{ name: 'retention' }] });
+      failures.length = 0;
+      expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    } finally {
+      await app.close();
+      await db.drop();
+    }
+  });
 });

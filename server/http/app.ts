@@ -23,6 +23,7 @@ import { registerSnapshotRoutes } from './routes/snapshot.ts';
 import { registerUploadRoutes } from './routes/upload.ts';
 import { adminRoutes } from './routes/admin.ts';
 import type { CaptureStatus } from '../capture/capture.ts';
+import type { ServiceFailure } from '../service.ts';
 import { installSyncLog } from './sync-log-hook.ts';
 import { SyncMetrics } from '../metrics/sync-metrics.ts';
 
@@ -34,6 +35,8 @@ export interface AppDeps {
   push?: { hub: TenantHub; options?: Partial<DeskSocketOptions> };
   /** This process's capture, when it runs one: /healthz and the admin route report it. */
   captureStatus?: () => CaptureSummary;
+  /** This process's services that failed and wait to be restarted: /healthz is not ready meanwhile. */
+  serviceFailures?: () => ServiceFailure[];
   /** This process's metrics, served at /metrics; a fresh set when absent. */
   metrics?: SyncMetrics;
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Pool } from '../../db/pool.ts';
 import type { CaptureSummary } from '../app.ts';
+import type { ServiceFailure } from '../../service.ts';
 
 const DATABASE_TIMEOUT_MS = 2_000;
 /** A leader whose sessions have failed this long (a restart or a brief outage takes less) is not ready. */
@@ -13,7 +14,7 @@ export const CAPTURE_RETRY_GRACE_MS = 10_000;
  */
 export function registerHealthRoutes(
   app: FastifyInstance,
-  deps: { pool: Pool; captureStatus?: () => CaptureSummary },
+  deps: { pool: Pool; captureStatus?: () => CaptureSummary; serviceFailures?: () => ServiceFailure[] },
 ): void {
   app.get('/healthz', async (request, reply) => {
     const database = await databaseAnswers(deps.pool).catch((error: unknown) => {
@@ -21,13 +22,22 @@ export function registerHealthRoutes(
       return false;
     });
     if (!database) return reply.code(503).send({ status: 'unavailable', database: 'down' });
+    // A service that failed and waits for its supervisor to start it again makes the process not ready.
+    const failures = deps.serviceFailures?.() ?? [];
+    const services = failures.length === 0 ? {} : { failedServices: failures };
     const capture = deps.captureStatus?.();
-    if (capture === undefined) return reply.send({ status: 'ok', database: 'up' });
+    if (capture === undefined) {
+      const ok = failures.length === 0;
+      return reply
+        .code(ok ? 200 : 503)
+        .send({ status: ok ? 'ok' : 'unavailable', database: 'up', ...services });
+    }
     const failingMs = capture.failingSince === null ? 0 : Date.now() - Date.parse(capture.failingSince);
-    const ready = capture.state !== 'stopped' && failingMs < CAPTURE_RETRY_GRACE_MS;
+    const ready = capture.state !== 'stopped' && failingMs < CAPTURE_RETRY_GRACE_MS && failures.length === 0;
     return reply.code(ready ? 200 : 503).send({
       status: ready ? 'ok' : 'unavailable',
       database: 'up',
+      ...services,
       capture: {
         role: capture.leader ? 'leader' : 'standby',
         state: capture.state,
