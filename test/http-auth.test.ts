@@ -146,7 +146,7 @@ describe('authentication and error bodies', () => {
   it('A10: GET /healthz answers 200 while the database answers, 503 when it does not', async () => {
     const ok = await fetch(`${server.url}/healthz`);
     expect(ok.status).toBe(200);
-    expect(await ok.json()).toEqual({ status: 'ok', database: 'up' });
+    expect(await ok.json()).toEqual({ status: 'ok', database: 'up', databaseCheckedAt: expect.any(String) });
 
     const deadPool = createPool('postgres://nobody:x@127.0.0.1:1/none', { max: 1 });
     const app = await buildApp(pino({ level: 'silent' }), {

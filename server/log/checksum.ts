@@ -1,12 +1,11 @@
 import type { EntityChecksum } from '../../shared/checksum.ts';
 import { ENTITY_TABLES, type EntityType } from '../../shared/entities.ts';
 import { inTransaction, type Pool } from '../db/pool.ts';
-import { SyncError } from '../errors.ts';
+import { CaptureWaiter } from './capture-wait.ts';
 import { encodeCursor } from './cursor.ts';
 import { readTenantLogState } from './tenant-log.ts';
 
-/** Prefix of the logical message a checksum request writes to learn when capture has read past its start. */
-export const CHECKSUM_MESSAGE_PREFIX = 'sync.checksum';
+export { CHECKSUM_MESSAGE_PREFIX } from './capture-wait.ts';
 
 /** The figures of PROTOCOL `/api/sync/checksum` and the log position they hold at. */
 export interface ChecksumAnswer {
@@ -18,7 +17,8 @@ export interface CaptureWaitOptions {
   slotName: string;
   /** How long to wait for capture before NOT_READY (503). */
   timeoutMs: number;
-  pollMs: number;
+  /** First pause between looks at capture's progress. */
+  pollMs?: number;
   signal?: AbortSignal;
 }
 
@@ -33,33 +33,16 @@ const checksumSql = (table: string, type: EntityType): string => `
       'hex'), 1, 16))::bit(64)::bigint), 0) % ${TWO_64}) + ${TWO_64}) % ${TWO_64})::text AS sum
   FROM ${table} WHERE tenant_id = $1`;
 
-/**
- * Waits until capture has stored every transaction committed before this call. A transactional logical
- * message is written first: capture receives it after every earlier commit and acknowledges it only once
- * those are stored, so the slot's confirmed LSN passing the start position proves the log covers it. This
- * holds while the entity tables are quiet too (`last_commit_lsn` moves only with captured rows).
- */
+/** One caller's wait (see CaptureWaiter, which a server node shares between its checksum requests). */
 export async function waitForCapture(pool: Pool, options: CaptureWaitOptions): Promise<void> {
-  const start = await pool.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
-  const startLsn = start.rows[0]?.lsn ?? '0/0';
-  await pool.query(`SELECT pg_logical_emit_message(true, $1, '')`, [CHECKSUM_MESSAGE_PREFIX]);
-  const deadline = Date.now() + options.timeoutMs;
-  for (;;) {
-    const progress = await pool.query<{ covered: boolean | null }>(
-      `SELECT (s.last_commit_lsn >= $2::pg_lsn OR coalesce(r.confirmed_flush_lsn >= $2::pg_lsn, false))
-                AS covered
-         FROM sync_capture_state s LEFT JOIN pg_replication_slots r ON r.slot_name = s.slot_name
-        WHERE s.slot_name = $1`,
-      [options.slotName, startLsn],
-    );
-    if (progress.rows[0]?.covered === true) return;
-    if (Date.now() >= deadline || options.signal?.aborted === true) {
-      throw new SyncError('NOT_READY', 'the change log is behind; try again shortly', {
-        waitedMs: options.timeoutMs,
-      });
-    }
-    await new Promise((resolve) => setTimeout(resolve, options.pollMs));
-  }
+  const waiter = new CaptureWaiter(pool, {
+    slotName: options.slotName,
+    ...(options.pollMs === undefined ? {} : { minPollMs: options.pollMs }),
+  });
+  await waiter.wait({
+    timeoutMs: options.timeoutMs,
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  });
 }
 
 /**

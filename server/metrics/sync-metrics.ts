@@ -4,6 +4,7 @@ import type { Pool } from '../db/pool.ts';
 import type { SyncDirection } from '../log/sync-log.ts';
 import type { SlotWarning } from '../ops/slot-guard.ts';
 import type { EventOutcome } from '../upload/batch.ts';
+import { CachedRead } from './cached-read.ts';
 import { readDatabaseFacts, type DatabaseFacts } from './database-facts.ts';
 
 /** What the socket side tells the metrics of this node's desks. */
@@ -47,7 +48,7 @@ export class SyncMetrics {
   readonly registry = new Registry();
   private captureSource: (() => CaptureMetricsSource) | null = null;
   private deskSource: (() => DeskFigures) | null = null;
-  private database: { pool: Pool; slotName: string } | null = null;
+  private database: CachedRead<DatabaseFacts> | null = null;
   private readonly databaseTimeoutMs: number;
   private readonly lastErrorLog = new Map<MetricsErrorSource, number>();
 
@@ -177,9 +178,19 @@ export class SyncMetrics {
     return this.registry.contentType;
   }
 
-  /** The database the scrape-time facts are read from, and the slot they are about. */
+  /**
+   * The database the scrape-time facts are read from, and the slot they are about. They are read at most
+   * once a second: scrapes closer together share the reading.
+   */
   watchDatabase(source: { pool: Pool; slotName: string }): void {
-    this.database = source;
+    this.database = new CachedRead(() =>
+      readDatabaseFacts(source.pool, source.slotName, this.databaseTimeoutMs),
+    );
+  }
+
+  /** Database readings made for scrapes (several scrapes within a second share one). */
+  get databaseReads(): number {
+    return this.database?.reads ?? 0;
   }
 
   /** This process's capture (`() => capture.status`): leader, events/s, events stored, queued rows. */
@@ -253,7 +264,8 @@ export class SyncMetrics {
     const database = this.database;
     let facts: DatabaseFacts | null = null;
     if (database !== null) {
-      facts = await readDatabaseFacts(database.pool, database.slotName, this.databaseTimeoutMs).catch(
+      facts = await database.get().then(
+        (read) => read.value,
         (error: unknown) => {
           this.failed('database', error);
           return null;
