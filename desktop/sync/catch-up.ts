@@ -1,9 +1,15 @@
 import type { Logger } from 'pino';
 import type { EntityType } from '../../shared/entities.ts';
-import { checksumResponseSchema } from '../../shared/protocol.ts';
+import {
+  checksumResponseSchema,
+  snapshotResponseSchema,
+  syncDownResponseSchema,
+  type SnapshotResponse,
+  type SyncDownResponse,
+} from '../../shared/protocol.ts';
 import type { DeskStore } from '../store/index.ts';
 import { sleep } from '../../shared/timing.ts';
-import { parseChangesPage, SyncHttpError, withSchema, type ChangesPage, type SyncHttp } from './sync-http.ts';
+import { SyncHttpError, withSchema, type SyncHttp } from './sync-http.ts';
 import type { DownloadProgress, SyncStatusBoard } from './sync-status.ts';
 
 export interface CatchUpOptions {
@@ -87,7 +93,7 @@ export class CatchUp {
   ): Promise<DownloadResult> {
     const { store, http, options } = this.deps;
     const progress: DownloadProgress = { kind: 'snapshot', done: 0, total: null, pages: 0 };
-    const fetchPage = (pageToken: string | null): Promise<ChangesPage> =>
+    const fetchPage = (pageToken: string | null): Promise<SnapshotResponse> =>
       http.post(
         '/api/sync/snapshot',
         {
@@ -96,7 +102,7 @@ export class CatchUp {
           ...(types === null ? {} : { entityTypes: types }),
           ...(pageToken === null ? {} : { pageToken }),
         },
-        parseChangesPage,
+        parseSnapshotPage,
         signal,
       );
     // A snapshot from its first page shows "N of M": M is the rows the server counts for the checksum (the
@@ -164,7 +170,7 @@ export class CatchUp {
     const start = store.syncState().cursor;
     if (start === null) throw new Error('catch-up needs a cursor: snapshot first');
     const progress: DownloadProgress = { kind: 'catch-up', done: 0, total: null, pages: 0 };
-    const fetchPage = (cursor: string): Promise<ChangesPage> =>
+    const fetchPage = (cursor: string): Promise<SyncDownResponse> =>
       http.post(
         '/api/sync/down',
         {
@@ -173,7 +179,7 @@ export class CatchUp {
           limit: options.downLimit,
           ...(options.entityTypes === null ? {} : { entityTypes: options.entityTypes }),
         },
-        parseChangesPage,
+        parseDownPage,
         signal,
       );
     let cursor = start;
@@ -184,7 +190,7 @@ export class CatchUp {
         if (page.hasMore) next = quiet(fetchPage(page.cursor));
         if (page.changes.length > 0 || page.cursor !== cursor) {
           store.applyChanges(page.changes, page.cursor, {
-            syncTimestamp: page.syncTimestamp ?? null,
+            syncTimestamp: page.syncTimestamp,
             deferCommit: true,
           });
         }
@@ -205,6 +211,8 @@ export class CatchUp {
 }
 
 const parseChecksums = withSchema(checksumResponseSchema);
+const parseSnapshotPage = withSchema(snapshotResponseSchema);
+const parseDownPage = withSchema(syncDownResponseSchema);
 /** How long the first snapshot page waits for the row count (the server answers it once capture caught up). */
 const COUNT_WAIT_MS = 2_000;
 

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import type { EntityType } from '../../shared/entities.ts';
-import { WS_CLOSE } from '../../shared/protocol.ts';
+import { WS_CLOSE, wsServerMessageSchema, type WsClientMessage } from '../../shared/protocol.ts';
 import type { DeskStore } from '../store/index.ts';
-import { currentToken, parseChanges, SyncHttpError, type TokenProvider } from './sync-http.ts';
+import { currentToken, SyncHttpError, type TokenProvider } from './sync-http.ts';
 import type { SyncStatusBoard } from './sync-status.ts';
 
 /** How a live session ended. */
@@ -26,7 +26,7 @@ export interface LiveSocketOptions {
   url: string;
   token: TokenProvider;
   entityTypes: EntityType[] | null;
-  /** No ping or message for this long: the connection is taken as dead (the server pings every 30 s). */
+  /** No ping or message for this long: the connection is taken as dead (the server pings every 15 s by default, sync rule intervals.wsPingMs). */
   silenceMs: number;
   /** The socket must open within this time. */
   connectTimeoutMs: number;
@@ -106,13 +106,13 @@ export class LiveSocket {
       ws.on('open', () => {
         opened = true;
         alive();
-        const hello = {
+        const hello: WsClientMessage = {
           type: 'hello',
           clientId: store.clientId,
           cursor: store.syncState().cursor,
           ...(options.entityTypes === null ? {} : { entityTypes: options.entityTypes }),
         };
-        ws.send(JSON.stringify(hello));
+        send(ws, hello);
         status.update({ live: true, online: true });
         this.log.debug({ cursor: hello.cursor }, 'live socket open');
       });
@@ -157,22 +157,21 @@ export class LiveSocket {
   }
 
   private onMessage(ws: WebSocket, data: Buffer, end: (how: LiveEnd) => void): void {
-    const message = JSON.parse(data.toString('utf8')) as {
-      type?: unknown;
-      cursor?: unknown;
-      changes?: unknown;
-    };
+    const message = wsServerMessageSchema.parse(JSON.parse(data.toString('utf8')));
     if (message.type === 'changes') {
-      if (typeof message.cursor !== 'string') throw new Error('changes message without cursor');
-      const changes = parseChanges(message.changes);
-      this.deps.store.applyChanges(changes, message.cursor);
+      this.deps.store.applyChanges(message.changes, message.cursor);
       this.deps.status.synced();
-      this.deps.onApplied?.(changes.length);
-      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'ack', cursor: message.cursor }));
+      this.deps.onApplied?.(message.changes.length);
+      if (ws.readyState === WebSocket.OPEN) send(ws, { type: 'ack', cursor: message.cursor });
     } else if (message.type === 'resync') {
       end('resync');
-    } else if (message.type === 'error') {
+    } else {
       this.log.warn({ message }, 'live socket error message');
     }
   }
+}
+
+/** Every frame the desk sends is a message of the shared contract. */
+function send(ws: WebSocket, message: WsClientMessage): void {
+  ws.send(JSON.stringify(message));
 }

@@ -1,7 +1,5 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { isEntityType } from '../../shared/entities.ts';
-import type { Change } from '../../shared/protocol.ts';
 import { parseRetryAfter } from '../../shared/timing.ts';
 
 /** A bearer token, or a function that returns the current one (called before every request). */
@@ -57,7 +55,7 @@ export class SyncHttp {
     this.base = options.serverUrl.replace(/\/+$/, '');
   }
 
-  /** POSTs `body` and parses the answer with `parse` (a zod schema's parse, or a faster hand check). */
+  /** POSTs `body` and parses the answer with `parse` (a shared zod schema's, see withSchema). */
   async post<T>(path: string, body: unknown, parse: (json: unknown) => T, signal?: AbortSignal): Promise<T> {
     const timeout = AbortSignal.timeout(this.options.timeoutMs);
     const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
@@ -121,59 +119,4 @@ function errorOf(response: Response, text: string, path: string): SyncHttpError 
 /** A zod schema as a parse function. */
 export function withSchema<S extends z.ZodType>(schema: S): (json: unknown) => z.infer<S> {
   return (json) => schema.parse(json);
-}
-
-const VERSION_TEXT = /^\d{1,19}$/;
-
-/**
- * Checks a page of changes by hand: a 10 000-change page through zod costs more than applying it. Only
- * what the desk relies on is checked; a version sent as a decimal string is turned into a number.
- */
-export function parseChanges(value: unknown): Change[] {
-  if (!Array.isArray(value)) throw new Error('changes is not an array');
-  for (const item of value as unknown[]) {
-    const change = item as Record<string, unknown>;
-    if (
-      typeof change !== 'object' ||
-      change === null ||
-      typeof change.entityId !== 'string' ||
-      !isEntityType(change.entityType) ||
-      (change.operation !== 'CREATE' && change.operation !== 'UPDATE' && change.operation !== 'DELETE') ||
-      typeof change.payload !== 'object' ||
-      change.payload === null ||
-      typeof change.modifiedAt !== 'string'
-    ) {
-      throw new Error(`malformed change ${JSON.stringify(item).slice(0, 200)}`);
-    }
-    const version = change.serverVersion;
-    if (typeof version === 'string' && VERSION_TEXT.test(version)) change.serverVersion = Number(version);
-    else if (typeof version !== 'number' || !Number.isSafeInteger(version)) {
-      throw new Error(`change ${String(change.id)} has no usable serverVersion`);
-    }
-  }
-  return value as Change[];
-}
-
-export interface ChangesPage {
-  changes: Change[];
-  cursor: string;
-  hasMore: boolean;
-  pageToken?: string;
-  syncTimestamp?: string;
-}
-
-/** `/down` and `/snapshot` answers. */
-export function parseChangesPage(json: unknown): ChangesPage {
-  const body = json as Record<string, unknown>;
-  if (typeof body !== 'object' || body === null) throw new Error('not an object');
-  if (typeof body.cursor !== 'string' || typeof body.hasMore !== 'boolean') {
-    throw new Error('cursor or hasMore missing');
-  }
-  return {
-    changes: parseChanges(body.changes),
-    cursor: body.cursor,
-    hasMore: body.hasMore,
-    ...(typeof body.pageToken === 'string' ? { pageToken: body.pageToken } : {}),
-    ...(typeof body.syncTimestamp === 'string' ? { syncTimestamp: body.syncTimestamp } : {}),
-  };
 }
