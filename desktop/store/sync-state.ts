@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { EntityType } from '../../shared/entities.ts';
 import { DeskStoreError } from './errors.ts';
+import { must } from '../../shared/asserts.ts';
 
 /** Where this desk stands in the tenant's change log. */
 export interface SyncState {
@@ -79,8 +80,7 @@ export class SyncStateStore {
   }
 
   read(): SyncState {
-    const row = this.readStmt.get();
-    if (row === undefined) throw new Error('sync_state row missing');
+    const row = must(this.readStmt.get(), 'sync_state row missing');
     return {
       tenantId: row.tenant_id,
       clientId: row.client_id,

@@ -11,6 +11,7 @@ import type { DeskStore } from '../store/index.ts';
 import { sleep } from '../../shared/timing.ts';
 import { SyncHttpError, withSchema, type SyncHttp } from './sync-http.ts';
 import type { DownloadProgress, SyncStatusBoard } from './sync-status.ts';
+import { must } from '../../shared/asserts.ts';
 
 export interface CatchUpOptions {
   /** `/down` page size (the server caps it at 10 000). */
@@ -140,8 +141,7 @@ export class CatchUp {
     } finally {
       store.flush();
     }
-    const resumeAt = continueFrom ?? cursor;
-    if (resumeAt === null) throw new Error('snapshot ended without a cursor');
+    const resumeAt = must(continueFrom ?? cursor, 'snapshot ended without a cursor');
     store.finishSnapshot(resumeAt);
     this.log.info({ applied: progress.done, pages: progress.pages, types }, 'snapshot applied');
     return { applied: progress.done, pages: progress.pages };
@@ -167,8 +167,7 @@ export class CatchUp {
   /** Applies `/down` pages from the stored cursor until the server has no more. Throws 410 as is. */
   async catchUp(signal: AbortSignal): Promise<DownloadResult> {
     const { store, http, options } = this.deps;
-    const start = store.syncState().cursor;
-    if (start === null) throw new Error('catch-up needs a cursor: snapshot first');
+    const start = must(store.syncState().cursor, 'catch-up needs a cursor: snapshot first');
     const progress: DownloadProgress = { kind: 'catch-up', done: 0, total: null, pages: 0 };
     const fetchPage = (cursor: string): Promise<SyncDownResponse> =>
       http.post(

@@ -5,6 +5,7 @@ import { formatLsn, parseLsn } from './lsn.ts';
 import { RawTextPgoutputPlugin } from './plugin.ts';
 import { TransactionAssembler, type CapturedTransaction } from './transactions.ts';
 import type { BatchWriter, CaptureProgress, StoredBatch } from './writer.ts';
+import { assert } from '../../shared/asserts.ts';
 
 export interface CaptureStreamOptions {
   connectionString: string;
@@ -165,9 +166,11 @@ export class CaptureStream {
       return;
     }
     const continues = this.lastQueuedPartial && txn.lsn === this.lastQueued;
-    if (txn.lsn <= this.lastQueued && !continues) {
-      throw new Error(`transaction ${txn.commitLsn} arrived after ${formatLsn(this.lastQueued)}`);
-    }
+    const lastQueued = this.lastQueued;
+    assert(
+      txn.lsn > lastQueued || continues,
+      () => `transaction ${txn.commitLsn} arrived after ${formatLsn(lastQueued)}`,
+    );
     this.lastQueued = txn.lsn;
     this.lastQueuedPartial = txn.partial;
     this.queue.push(txn);

@@ -3,6 +3,7 @@ import type { Pgoutput } from 'pg-logical-replication';
 import { ChangeDecoder, type ChangeRow } from './decode.ts';
 import { formatLsn, parseLsn } from './lsn.ts';
 import { ORIGIN_MESSAGE_PREFIX, OriginQueue, parseOrigin, type ChangeOrigin } from './origin.ts';
+import { assert, must } from '../../shared/asserts.ts';
 
 /** A TRUNCATE inside a transaction, placed before row `beforeRow` of that transaction. */
 export interface CapturedTruncate {
@@ -111,9 +112,9 @@ export class TransactionAssembler {
   }
 
   private begin(message: Pgoutput.MessageBegin): void {
-    if (this.open !== null) throw new Error(`begin of xid ${message.xid} inside open xid ${this.open.xid}`);
-    if (message.commitLsn === null) throw new Error(`begin of xid ${message.xid} without commit LSN`);
-    const lsn = parseLsn(message.commitLsn);
+    const open = this.open;
+    assert(open === null, () => `begin of xid ${message.xid} inside open xid ${open?.xid}`);
+    const lsn = parseLsn(must(message.commitLsn, () => `begin of xid ${message.xid} without commit LSN`));
     this.open = {
       // As Postgres prints it ('16/B374D848'); the library pads both halves.
       commitLsn: formatLsn(lsn),
@@ -162,8 +163,7 @@ export class TransactionAssembler {
   }
 
   private current(what: string): OpenTransaction {
-    if (this.open === null) throw new Error(`${what} outside a transaction`);
-    return this.open;
+    return must(this.open, () => `${what} outside a transaction`);
   }
 
   private row(message: Pgoutput.MessageInsert | Pgoutput.MessageUpdate | Pgoutput.MessageDelete): void {
@@ -209,9 +209,10 @@ export class TransactionAssembler {
   private commit(message: Pgoutput.MessageCommit): CapturedTransaction {
     const txn = this.current('commit');
     this.open = null;
-    if (message.commitLsn === null || parseLsn(message.commitLsn) !== txn.lsn) {
-      throw new Error(`commit LSN ${message.commitLsn} does not match begin's ${txn.commitLsn}`);
-    }
+    assert(
+      message.commitLsn !== null && parseLsn(message.commitLsn) === txn.lsn,
+      () => `commit LSN ${message.commitLsn} does not match begin's ${txn.commitLsn}`,
+    );
     return this.take(txn, false);
   }
 }

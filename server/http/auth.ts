@@ -4,6 +4,7 @@ import type { TokenRevocations } from '../auth/revocations.ts';
 import { verifyToken } from '../auth/tokens.ts';
 import type { Pool } from '../db/pool.ts';
 import { SyncError } from '../errors.ts';
+import { must } from '../../shared/asserts.ts';
 
 /** Who is calling: from a verified token whose tenant exists. The tenant of a request is always this one. */
 export interface Auth {
@@ -99,9 +100,7 @@ export function authenticate(authenticator: Authenticator) {
 
 /** The authenticated caller; only for routes behind `authenticate`. */
 export function authOf(request: FastifyRequest): Auth {
-  if (request.auth === null)
-    throw new Error(`route ${request.routeOptions.url ?? '?'} is not behind authentication`);
-  return request.auth;
+  return must(request.auth, () => `route ${request.routeOptions.url ?? '?'} is not behind authentication`);
 }
 
 /** A preHandler hook: 403 FORBIDDEN unless the caller has one of `roles`. */

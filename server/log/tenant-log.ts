@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from '../db/pool.ts';
 import { SyncError } from '../errors.ts';
 import type { CursorPosition } from './cursor.ts';
+import { must } from '../../shared/asserts.ts';
 
 /**
  * What a tenant's log retains (sql/002_sync_log.sql, `sync_tenant_log`). A tenant without a row has epoch 0
@@ -51,9 +52,7 @@ export async function readTenantLogState(db: Pool | PoolClient, tenantId: string
     `SELECT ${TENANT_LOG_STATE_COLUMNS} FROM ${TENANT_LOG_STATE_FROM}`,
     [tenantId],
   );
-  const row = result.rows[0];
-  if (row === undefined) throw new Error('tenant log state query returned no row');
-  return tenantLogStateOf(row);
+  return tenantLogStateOf(must(result.rows[0], 'tenant log state query returned no row'));
 }
 
 /**

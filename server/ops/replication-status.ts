@@ -7,6 +7,7 @@ import type { EventsRate } from './rate.ts';
 import type { PublishedTable, ReplicationStatus } from './status-schema.ts';
 import { statusWarnings } from './status-warnings.ts';
 import { walThresholds, type WalThresholds } from './thresholds.ts';
+import { must } from '../../shared/asserts.ts';
 
 /** Up to this many sync_events rows are counted exactly; above, the planner's estimate is reported. */
 const EXACT_COUNT_LIMIT = 100_000;
@@ -298,9 +299,7 @@ async function readLog(pool: Pool, tenantId: string | undefined): Promise<Replic
 }
 
 function one<T>(rows: T[], what: string): T {
-  const row = rows[0];
-  if (row === undefined) throw new Error(`${what} query returned no row`);
-  return row;
+  return must(rows[0], () => `${what} query returned no row`);
 }
 
 /** sync_capture_state.events_stored of the slot (0 without a row): one reading for an EventsRate. */

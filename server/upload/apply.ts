@@ -2,6 +2,7 @@ import { ENTITY_TYPES, type EntityType } from '../../shared/entities.ts';
 import type { PoolClient } from '../db/pool.ts';
 import type { ColumnCatalog } from './columns.ts';
 import { tableOf, type PlannedWrite, type WriteKind } from './plan.ts';
+import { must } from '../../shared/asserts.ts';
 
 const TYPE_RANK = new Map(ENTITY_TYPES.map((type, index) => [type, index]));
 const KIND_RANK: Record<WriteKind, number> = { insert: 0, update: 1, delete: 2 };
@@ -51,9 +52,10 @@ async function writeGroup(
   const result = await client.query<{ id: string; server_version: number }>(sql, params);
   const versions = new Map(result.rows.map((r) => [r.id, r.server_version]));
   for (const write of writes) {
-    const version = versions.get(write.entityId);
-    if (version === undefined) throw new Error(`${kind} of ${type} ${write.entityId} wrote no row`);
-    write.version = version;
+    write.version = must(
+      versions.get(write.entityId),
+      () => `${kind} of ${type} ${write.entityId} wrote no row`,
+    );
   }
 }
 

@@ -1,5 +1,6 @@
 import { camelCase, ENTITY_TABLES, ENTITY_TYPES, type EntityType } from '../../shared/entities.ts';
 import type { Pool, PoolClient } from '../db/pool.ts';
+import { must } from '../../shared/asserts.ts';
 
 /** Columns of the entity tables as the database has them now (an ALTER TABLE shows up within `ttlMs`). */
 export interface TableColumns {
@@ -24,9 +25,10 @@ export class ColumnCatalog {
     if (this.cached === undefined || now - this.cached.at > this.ttlMs) {
       this.cached = { at: now, tables: await readColumns(db) };
     }
-    const columns = this.cached.tables.get(ENTITY_TABLES[type]);
-    if (columns === undefined) throw new Error(`entity table ${ENTITY_TABLES[type]} is missing`);
-    return columns;
+    return must(
+      this.cached.tables.get(ENTITY_TABLES[type]),
+      () => `entity table ${ENTITY_TABLES[type]} is missing`,
+    );
   }
 }
 
