@@ -1,8 +1,7 @@
-import pg from 'pg';
 import { ENTITY_TABLES, ENTITY_TYPES } from '../../shared/entities.ts';
 import type { SyncRules } from '../config/rules.ts';
 import { SETUP_LOCK_KEY } from '../db/migrate.ts';
-import { inTransaction, type Pool, type PoolClient } from '../db/pool.ts';
+import { inTransaction, quoteIdentifier, type Pool, type PoolClient } from '../db/pool.ts';
 import { isPgError, SQLSTATE } from '../db/sqlstate.ts';
 import { sleep } from '../../shared/timing.ts';
 
@@ -18,12 +17,12 @@ export async function ensurePublication(
   rules: Pick<SyncRules, 'capture'>,
 ): Promise<{ created: boolean; added: string[] }> {
   const name = rules.capture.publicationName;
-  const quoted = pg.escapeIdentifier(name);
+  const quoted = quoteIdentifier(name);
   return inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [SETUP_LOCK_KEY]);
     const existing = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [name]);
     if (existing.rowCount === 0) {
-      const tables = ENTITY_TABLE_NAMES.map((t) => pg.escapeIdentifier(t)).join(', ');
+      const tables = ENTITY_TABLE_NAMES.map((t) => quoteIdentifier(t)).join(', ');
       await client.query(
         `CREATE PUBLICATION ${quoted} FOR TABLE ${tables} WITH (publish = 'insert, update, delete, truncate')`,
       );
@@ -36,7 +35,7 @@ export async function ensurePublication(
     const have = new Set(published.rows.map((r) => r.tablename));
     const missing = ENTITY_TABLE_NAMES.filter((t) => !have.has(t));
     if (missing.length > 0) {
-      const tables = missing.map((t) => pg.escapeIdentifier(t)).join(', ');
+      const tables = missing.map((t) => quoteIdentifier(t)).join(', ');
       await client.query(`ALTER PUBLICATION ${quoted} ADD TABLE ${tables}`);
     }
     if (have.has('sync_events')) await client.query(`ALTER PUBLICATION ${quoted} DROP TABLE sync_events`);

@@ -1,6 +1,9 @@
 import pg from 'pg';
 
 export type Pool = pg.Pool;
+
+/** The one way an identifier (table, publication, channel) is written into SQL: double-quoted, escaped. */
+export const quoteIdentifier = (identifier: string): string => pg.escapeIdentifier(identifier);
 export type PoolClient = pg.PoolClient;
 
 // int8 (server_version, sync_events.id) comes back as a JS number when it fits, else as a decimal string;
@@ -54,14 +57,24 @@ export function createClient(connectionString: string, application = 'school-syn
 export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
-    await client.query('BEGIN');
+    return await inClientTransaction(client, fn);
+  } finally {
+    client.release();
+  }
+}
+
+/** Runs `fn` in one transaction on a connection the caller holds (one with a session lock, say). */
+export async function inClientTransaction<T>(
+  client: PoolClient,
+  fn: (client: PoolClient) => Promise<T>,
+): Promise<T> {
+  await client.query('BEGIN');
+  try {
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
-  } finally {
-    client.release();
   }
 }

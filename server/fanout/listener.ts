@@ -1,7 +1,7 @@
 import { Backoff, sleep } from '../../shared/timing.ts';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { createClient } from '../db/pool.ts';
+import { createClient, quoteIdentifier } from '../db/pool.ts';
 
 export interface NotifyListenerOptions {
   connectionString: string;
@@ -89,7 +89,7 @@ export class NotifyListener {
     let probe: NodeJS.Timeout | undefined;
     try {
       await Promise.race([client.connect(), failed]);
-      await Promise.race([client.query(`LISTEN ${client.escapeIdentifier(this.options.channel)}`), failed]);
+      await Promise.race([client.query(`LISTEN ${quoteIdentifier(this.options.channel)}`), failed]);
       if (signal.aborted) return;
       this.#client = client;
       this.#connections++;

@@ -1,6 +1,5 @@
-import pg from 'pg';
 import { entityTypeOfTable, type EntityType } from '../../shared/entities.ts';
-import { inTransaction, type Pool, type PoolClient } from '../db/pool.ts';
+import { inTransaction, quoteIdentifier, type Pool, type PoolClient } from '../db/pool.ts';
 import { isPgError, SQLSTATE } from '../db/sqlstate.ts';
 
 /** A publication change that cannot be made as asked; `code` is stable. */
@@ -65,9 +64,7 @@ export async function addToPublication(
     }
     if (info.replident !== 'f') await client.query(`ALTER TABLE ${info.qualified} REPLICA IDENTITY FULL`);
     if (!info.published) {
-      await client.query(
-        `ALTER PUBLICATION ${pg.escapeIdentifier(publicationName)} ADD TABLE ${info.qualified}`,
-      );
+      await client.query(`ALTER PUBLICATION ${quoteIdentifier(publicationName)} ADD TABLE ${info.qualified}`);
     }
     return change(info, publicationName, !info.published, 'full');
   });
@@ -82,7 +79,7 @@ export async function removeFromPublication(
   return onTable(pool, publicationName, table, async (client, info) => {
     if (info.published) {
       await client.query(
-        `ALTER PUBLICATION ${pg.escapeIdentifier(publicationName)} DROP TABLE ${info.qualified}`,
+        `ALTER PUBLICATION ${quoteIdentifier(publicationName)} DROP TABLE ${info.qualified}`,
       );
     }
     return change(info, publicationName, info.published, REPLICA_IDENTITY[info.replident]);

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { createSlot, ensureSlot } from '../capture/setup.ts';
 import { isPgError, SQLSTATE } from '../db/sqlstate.ts';
 import { sleep } from '../../shared/timing.ts';
-import type { Pool, PoolClient } from '../db/pool.ts';
+import { inClientTransaction, type Pool, type PoolClient } from '../db/pool.ts';
 import { bumpAllEpochs } from '../log/epoch.ts';
 
 /**
@@ -109,21 +109,15 @@ async function restart(
  * floor covers that batch's events.
  */
 export async function restartLog(client: PoolClient, slotName: string, reason: string): Promise<number> {
-  await client.query('BEGIN');
-  try {
+  return inClientTransaction(client, async () => {
     await client.query(
       `INSERT INTO sync_capture_state (slot_name) VALUES ($1)
        ON CONFLICT (slot_name) DO UPDATE
          SET last_commit_lsn = '0/0', partial_commit_lsn = NULL, partial_changes = 0, updated_at = now()`,
       [slotName],
     );
-    const tenants = await bumpAllEpochs(client, reason);
-    await client.query('COMMIT');
-    return tenants;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+    return bumpAllEpochs(client, reason);
+  });
 }
 
 /**

@@ -1,15 +1,11 @@
 import { ENTITY_TYPES, type EntityType } from '../../shared/entities.ts';
-import type { PoolClient } from '../db/pool.ts';
+import { quoteIdentifier, type PoolClient } from '../db/pool.ts';
 import type { ColumnCatalog } from './columns.ts';
 import { tableOf, type PlannedWrite, type WriteKind } from './plan.ts';
 import { must } from '../../shared/asserts.ts';
 
 const TYPE_RANK = new Map(ENTITY_TYPES.map((type, index) => [type, index]));
 const KIND_RANK: Record<WriteKind, number> = { insert: 0, update: 1, delete: 2 };
-
-function quote(identifier: string): string {
-  return `"${identifier.replace(/"/g, '""')}"`;
-}
 
 /**
  * Writes rows of one table with one statement: an INSERT or UPDATE from jsonb_populate_recordset, or a
@@ -23,7 +19,7 @@ async function writeGroup(
   type: EntityType,
   writes: PlannedWrite[],
 ): Promise<void> {
-  const table = quote(tableOf(type));
+  const table = quoteIdentifier(tableOf(type));
   if (kind === 'delete') {
     await client.query(`DELETE FROM ${table} WHERE tenant_id = $1 AND id = ANY($2::uuid[])`, [
       tenantId,
@@ -33,7 +29,7 @@ async function writeGroup(
   }
   const { writable } = await catalog.get(client, type);
   const present = new Set(writes.flatMap((w) => Object.keys(w.row ?? {})));
-  const columns = writable.filter((column) => present.has(column)).map(quote);
+  const columns = writable.filter((column) => present.has(column)).map(quoteIdentifier);
   const rows = JSON.stringify(writes.map((w) => w.row));
   let sql: string;
   if (kind === 'insert') {
