@@ -13,11 +13,11 @@ function problemsOf(input: unknown): string[] {
 }
 
 describe('sync rules: bounded cost per client', () => {
-  it('defaults: 4 MiB pages, 6000 requests a minute per token, 1000 sockets per tenant', () => {
+  it('defaults: 4 MiB pages, 12 000 requests a minute per token, 1000 sockets per tenant', () => {
     const { limits } = loadSyncRules(undefined);
     expect(limits).toMatchObject({
       pageMaxBytes: 4 * 1024 * 1024,
-      requestsPerMinute: 6000,
+      requestsPerMinute: 12_000,
       socketsPerTenant: 1000,
     });
     expect(parseSyncRules({}).limits).toEqual(limits);
