@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Capture } from '../server/capture/capture.ts';
-import { formatLsn } from '../server/capture/lsn.ts';
+import { formatLsn } from '../server/db/lsn.ts';
 import type { SyncRules } from '../server/config/rules.ts';
 import type { Pool } from '../server/db/pool.ts';
 import { createTestDatabase, silentLog, waitFor, type TestDatabase } from './support/db.ts';

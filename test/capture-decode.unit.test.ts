@@ -1,7 +1,7 @@
 import type { Pgoutput } from 'pg-logical-replication';
 import { describe, expect, it } from 'vitest';
 import { ChangeDecoder } from '../server/capture/decode.ts';
-import { formatLsn, parseLsn } from '../server/capture/lsn.ts';
+import { formatLsn, parseLsn } from '../server/db/lsn.ts';
 import { microsToIso } from '../server/capture/transactions.ts';
 import { isoTimestamp, jsonFragmentFor } from '../server/capture/values.ts';
 

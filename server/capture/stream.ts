@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { LogicalReplicationService, type Pgoutput } from 'pg-logical-replication';
 import type { ChangeDecoder } from './decode.ts';
-import { formatLsn, parseLsn } from './lsn.ts';
+import { formatLsn, parseLsn } from '../db/lsn.ts';
 import { RawTextPgoutputPlugin } from './plugin.ts';
 import { TransactionAssembler, type CapturedTransaction } from './transactions.ts';
 import type { BatchWriter, CaptureProgress, StoredBatch } from './writer.ts';

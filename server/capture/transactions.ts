@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Pgoutput } from 'pg-logical-replication';
 import { ChangeDecoder, type ChangeRow } from './decode.ts';
-import { formatLsn, parseLsn } from './lsn.ts';
+import { formatLsn, parseLsn } from '../db/lsn.ts';
 import { ORIGIN_MESSAGE_PREFIX, OriginQueue, parseOrigin, type ChangeOrigin } from './origin.ts';
 import { assert, must } from '../../shared/asserts.ts';
 

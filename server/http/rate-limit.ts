@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SyncError } from '../errors.ts';
-import { authOf, type Auth } from './auth.ts';
+import type { Auth } from '../auth/authenticator.ts';
+import { authOf } from './auth.ts';
 
 const WINDOW_MS = 60_000;
 

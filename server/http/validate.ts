@@ -1,7 +1,5 @@
 import type { z } from 'zod';
-import type { EntityType } from '../../shared/entities.ts';
 import type { ErrorCode } from '../../shared/errors.ts';
-import type { SyncRules } from '../config/rules.ts';
 import { SyncError } from '../errors.ts';
 
 /** One bad field of a request body, as listed in an error body's `details`. */
@@ -36,33 +34,6 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infe
   const [only] = codes;
   const code = codes.size === 1 && only !== undefined ? only : 'BAD_REQUEST';
   throw new SyncError(code, `invalid request: ${problems.map((p) => p.field).join(', ')}`, problems);
-}
-
-/**
- * The requested entity types, all of which must be served by the sync rules (else 400
- * UNKNOWN_ENTITY_TYPE); null when the request names none and the rules serve every type (no filter).
- */
-export function servedTypesFilter(
-  rules: SyncRules,
-  requested: readonly EntityType[] | undefined,
-  allTypes: readonly EntityType[],
-): EntityType[] | null {
-  if (requested === undefined) {
-    return rules.entityTypes.length === allTypes.length ? null : [...rules.entityTypes];
-  }
-  checkServed(rules, requested);
-  return [...new Set(requested)];
-}
-
-export function checkServed(rules: SyncRules, requested: readonly EntityType[]): void {
-  const unserved = requested.filter((type) => !rules.entityTypes.includes(type));
-  if (unserved.length > 0) {
-    throw new SyncError(
-      'UNKNOWN_ENTITY_TYPE',
-      `entity types not served: ${unserved.join(', ')}`,
-      unserved.map((type) => ({ field: 'entityTypes', message: `${type} is not served by this server` })),
-    );
-  }
 }
 
 /** A limit of at least 1 (checked by the schema), defaulted and capped: above the maximum is not an error. */

@@ -1,4 +1,4 @@
-import { parseLsn } from '../capture/lsn.ts';
+import { parseLsn } from '../db/lsn.ts';
 import type { Pool } from '../db/pool.ts';
 import { SyncError } from '../errors.ts';
 

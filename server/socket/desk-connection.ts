@@ -8,7 +8,7 @@ import type { ChangeBatch } from '../fanout/batch.ts';
 import { changesMessage, serverMessage } from '../fanout/messages.ts';
 import type { Subscriber } from '../fanout/subscriber.ts';
 import type { TenantHub } from '../fanout/tenant-hub.ts';
-import type { Authenticator } from '../http/auth.ts';
+import type { Authenticator } from '../auth/authenticator.ts';
 import { readCatchUp } from '../log/catch-up.ts';
 import { decodeCursor, encodeCursor, type CursorPosition } from '../log/cursor.ts';
 import { CLOSE } from './close-codes.ts';

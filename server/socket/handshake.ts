@@ -3,8 +3,8 @@ import { ENTITY_TYPES, type EntityType } from '../../shared/entities.ts';
 import { wsClientMessageSchema, type Role, type WsClientMessage } from '../../shared/protocol.ts';
 import type { SyncRules } from '../config/rules.ts';
 import { SyncError } from '../errors.ts';
-import type { Auth, Authenticator } from '../http/auth.ts';
-import { servedTypesFilter } from '../http/validate.ts';
+import type { Auth, Authenticator } from '../auth/authenticator.ts';
+import { servedTypesFilter } from '../config/served-types.ts';
 import { decodeCursor, type CursorPosition } from '../log/cursor.ts';
 
 /** Roles that may hold the socket: the same as POST /api/sync/down. */

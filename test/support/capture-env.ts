@@ -112,4 +112,4 @@ export async function eventsOf(db: TestDatabase, entityIds: string[], count: num
   );
 }
 
-export { parseLsn as lsn } from '../../server/capture/lsn.ts';
+export { parseLsn as lsn } from '../../server/db/lsn.ts';

@@ -4,7 +4,8 @@ import { CaptureWaiter } from '../../log/capture-wait.ts';
 import { readChecksums } from '../../log/checksum.ts';
 import type { ApiDeps, ApiRoutes } from '../app.ts';
 import { authOf, requireRole } from '../auth.ts';
-import { parseBody, servedTypesFilter } from '../validate.ts';
+import { parseBody } from '../validate.ts';
+import { servedTypesFilter } from '../../config/served-types.ts';
 
 const BODY_LIMIT = 64 * 1024;
 /** Capture stores a quiet log's changes within milliseconds; longer means it is down or far behind. */

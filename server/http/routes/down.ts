@@ -3,7 +3,8 @@ import { syncDownRequestSchema } from '../../../shared/protocol.ts';
 import { downResponseJson, readCatchUp } from '../../log/catch-up.ts';
 import type { ApiDeps, ApiRoutes } from '../app.ts';
 import { authOf, requireRole } from '../auth.ts';
-import { effectiveLimit, parseBody, servedTypesFilter } from '../validate.ts';
+import { effectiveLimit, parseBody } from '../validate.ts';
+import { servedTypesFilter } from '../../config/served-types.ts';
 
 const BODY_LIMIT = 64 * 1024;
 

@@ -36,14 +36,12 @@ export function registerHealthRoutes(
     const capture = deps.captureStatus?.();
     if (capture === undefined) {
       const ok = failures.length === 0;
-      return reply
-        .code(ok ? 200 : 503)
-        .send({
-          status: ok ? 'ok' : 'unavailable',
-          database: 'up',
-          databaseCheckedAt: checkedAt,
-          ...services,
-        });
+      return reply.code(ok ? 200 : 503).send({
+        status: ok ? 'ok' : 'unavailable',
+        database: 'up',
+        databaseCheckedAt: checkedAt,
+        ...services,
+      });
     }
     const failingMs = capture.failingSince === null ? 0 : Date.now() - Date.parse(capture.failingSince);
     const ready = capture.state !== 'stopped' && failingMs < CAPTURE_RETRY_GRACE_MS && failures.length === 0;

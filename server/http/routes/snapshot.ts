@@ -2,7 +2,8 @@ import { snapshotRequestSchema } from '../../../shared/protocol.ts';
 import { readSnapshotPage, snapshotResponseJson } from '../../log/snapshot.ts';
 import type { ApiDeps, ApiRoutes } from '../app.ts';
 import { authOf, requireRole } from '../auth.ts';
-import { checkServed, effectiveLimit, parseBody } from '../validate.ts';
+import { effectiveLimit, parseBody } from '../validate.ts';
+import { checkServed } from '../../config/served-types.ts';
 
 const BODY_LIMIT = 64 * 1024;
 

@@ -3,13 +3,13 @@ import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type WebSocket from 'ws';
-import { SyncError } from '../errors.ts';
-import type { TenantHub } from '../fanout/tenant-hub.ts';
-import type { ApiDeps } from '../http/app.ts';
-import { bearerToken } from '../http/auth.ts';
-import { sendError } from '../http/errors.ts';
-import { DeskSockets } from './desk-sockets.ts';
-import { deskSocketOptions, type DeskSocketOptions } from './options.ts';
+import { SyncError } from '../../errors.ts';
+import type { TenantHub } from '../../fanout/tenant-hub.ts';
+import { DeskSockets } from '../../socket/desk-sockets.ts';
+import { deskSocketOptions, type DeskSocketOptions } from '../../socket/options.ts';
+import type { ApiDeps } from '../app.ts';
+import { bearerToken } from '../auth.ts';
+import { sendError } from '../errors.ts';
 
 export interface SyncSocketDeps extends Pick<ApiDeps, 'pool' | 'rules' | 'authenticator'> {
   hub: TenantHub;
