@@ -80,6 +80,13 @@ const base = {
   updatedAt: isoDateTime.optional(),
 };
 
+/** Fields the server sets on every entity (`id` made by the desk, then fixed): never written by an upload. */
+export const SERVER_MANAGED_FIELDS: ReadonlySet<string> = new Set(Object.keys(base));
+/** The same as columns of the entity tables. */
+export const SERVER_MANAGED_COLUMNS: ReadonlySet<string> = new Set(
+  [...SERVER_MANAGED_FIELDS].map((field) => snakeCase(field)),
+);
+
 export const entityPayloadSchemas = {
   ACADEMIC_YEAR: z.looseObject({ ...base, label: name, startDate: isoDate, endDate: isoDate }),
   SCHOOL_LEVEL: z.looseObject({ ...base, name, rank: int4 }),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { versionSchema, type EntityType } from '../../shared/entities.ts';
+import { SERVER_MANAGED_FIELDS, versionSchema, type EntityType } from '../../shared/entities.ts';
 import type { Operation, ResolveConflictRequest } from '../../shared/protocol.ts';
 import type { ChangedIds } from './apply.ts';
 import { noteChanged } from './apply.ts';
@@ -51,8 +51,6 @@ export interface ResolutionRequest {
   request: ResolveConflictRequest;
 }
 
-const SERVER_MANAGED = new Set(['id', 'tenantId', 'serverVersion', 'updatedAt']);
-
 function parseObject(json: string | null): Record<string, unknown> | null {
   return json === null ? null : (JSON.parse(json) as Record<string, unknown>);
 }
@@ -66,7 +64,7 @@ function differingFields(local: Record<string, unknown>, server: Record<string, 
   if (server === null) return [];
   const keys = new Set([...Object.keys(local), ...Object.keys(server)]);
   return [...keys]
-    .filter((key) => !SERVER_MANAGED.has(key))
+    .filter((key) => !SERVER_MANAGED_FIELDS.has(key))
     .filter((key) => JSON.stringify(local[key] ?? null) !== JSON.stringify(server[key] ?? null))
     .sort();
 }

@@ -5,6 +5,7 @@ import {
   ENTITY_TYPES,
   entityPayloadSchemas,
   entityTypeSchema,
+  SERVER_MANAGED_FIELDS,
   type EntityType,
 } from '../../shared/entities.ts';
 import { ConfigError, describeIssues } from './env.ts';
@@ -12,7 +13,6 @@ import defaults from './sync-rules.default.json' with { type: 'json' };
 
 const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'must be a lowercase SQL identifier');
 const camelField = z.string().regex(/^[a-z][A-Za-z0-9]*$/, 'must be a camelCase field name');
-const REQUIRED_FIELDS = new Set(['id', 'tenantId', 'serverVersion', 'updatedAt']);
 
 /**
  * The sync-rules file: which entity types sync, which fields never leave the server, limits, intervals and
@@ -30,7 +30,7 @@ export const syncRulesSchema = z.strictObject({
       entityTypeSchema,
       z.array(
         camelField.refine(
-          (f) => !REQUIRED_FIELDS.has(f),
+          (f) => !SERVER_MANAGED_FIELDS.has(f),
           'id, tenantId, serverVersion and updatedAt always sync',
         ),
       ),
@@ -46,7 +46,7 @@ export const syncRulesSchema = z.strictObject({
       entityTypeSchema,
       z.array(
         camelField.refine(
-          (f) => !REQUIRED_FIELDS.has(f),
+          (f) => !SERVER_MANAGED_FIELDS.has(f),
           'id, tenantId, serverVersion and updatedAt are set by the server',
         ),
       ),

@@ -1,4 +1,10 @@
-import { camelCase, ENTITY_TABLES, ENTITY_TYPES, type EntityType } from '../../shared/entities.ts';
+import {
+  camelCase,
+  ENTITY_TABLES,
+  ENTITY_TYPES,
+  SERVER_MANAGED_COLUMNS,
+  type EntityType,
+} from '../../shared/entities.ts';
 import type { Pool, PoolClient } from '../db/pool.ts';
 import { must } from '../../shared/asserts.ts';
 
@@ -12,7 +18,6 @@ export interface TableColumns {
   timestamps: Set<string>;
 }
 
-const SERVER_MANAGED = new Set(['tenant_id', 'id', 'server_version', 'updated_at']);
 const TIMESTAMP_TYPES = new Set(['timestamptz', 'timestamp']);
 
 export class ColumnCatalog {
@@ -51,7 +56,7 @@ async function readColumns(db: Pool | PoolClient): Promise<Map<string, TableColu
       tables.set(row.table_name, table);
     }
     table.all.push(row.column_name);
-    if (!SERVER_MANAGED.has(row.column_name)) table.writable.push(row.column_name);
+    if (!SERVER_MANAGED_COLUMNS.has(row.column_name)) table.writable.push(row.column_name);
     if (TIMESTAMP_TYPES.has(row.type_name)) table.timestamps.add(row.column_name);
   }
   return tables;
