@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   NOT_FOUND: 404,
   UNKNOWN_CONFLICT: 404,
   UNKNOWN_DESK: 404,
+  UNKNOWN_ENTITY: 404,
   RESYNC_REQUIRED: 410,
   PAYLOAD_TOO_LARGE: 413,
   TOO_MANY_EVENTS: 413,
@@ -56,6 +57,10 @@ export const ERROR_MEANINGS: Readonly<Record<ErrorCode, ErrorMeaning>> = {
   NOT_FOUND: { meaning: 'no such route', action: 'STOP' },
   UNKNOWN_CONFLICT: { meaning: 'that outbox event never met a conflict in this tenant', action: 'STOP' },
   UNKNOWN_DESK: { meaning: 'no such desk token', action: 'STOP' },
+  UNKNOWN_ENTITY: {
+    meaning: 'no record of that type and id in this tenant (another tenant’s looks the same)',
+    action: 'STOP',
+  },
   RESYNC_REQUIRED: { meaning: 'the cursor is older than the log keeps', action: 'RESYNC' },
   PAYLOAD_TOO_LARGE: { meaning: 'the body is over the size limit', action: 'FIX_REQUEST' },
   TOO_MANY_EVENTS: { meaning: 'the batch has more events than the limit', action: 'FIX_REQUEST' },

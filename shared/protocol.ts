@@ -158,6 +158,49 @@ export const resolveConflictRequestSchema = z.object({
 });
 export type ResolveConflictRequest = z.infer<typeof resolveConflictRequestSchema>;
 
+export const HISTORY_LIMIT_DEFAULT = 50;
+export const HISTORY_LIMIT_CAP = 500;
+
+/** POST /api/sync/history: one record's history, newest first; `before` pages further back. */
+export const historyRequestSchema = z.object({
+  entityType: entityTypeSchema,
+  entityId: uuidSchema,
+  /** Default 50; above 500 is served as 500. */
+  limit: z.number().int().min(1).optional(),
+  before: z.string().min(1).max(200).optional(),
+});
+export type HistoryRequest = z.infer<typeof historyRequestSchema>;
+
+export const conflictDecisionSchema = z.enum(['KEEP_LOCAL', 'ACCEPT_SERVER']);
+export type ConflictDecision = z.infer<typeof conflictDecisionSchema>;
+
+/**
+ * One change of a record: who made it (a desk upload, or SERVER: any other writer), when, and what changed
+ * from the previous version (every field for a CREATE; hidden fields never appear).
+ */
+export const historyEntrySchema = z.object({
+  serverVersion: versionSchema,
+  operation: operationSchema,
+  committedAt: timestamp,
+  /** When the desk made the edit (the outbox event's createdAt). */
+  editedAt: timestamp.optional(),
+  origin: z.object({
+    kind: z.enum(['DESK', 'SERVER']),
+    userId: z.string().optional(),
+    clientId: z.string().optional(),
+    outboxEventId: uuidSchema.optional(),
+  }),
+  changes: z.record(z.string(), z.object({ from: z.unknown(), to: z.unknown() })),
+  decision: conflictDecisionSchema.optional(),
+});
+export type HistoryEntry = z.infer<typeof historyEntrySchema>;
+
+export const historyResponseSchema = z.object({
+  entries: z.array(historyEntrySchema),
+  before: z.string().optional(),
+});
+export type HistoryResponse = z.infer<typeof historyResponseSchema>;
+
 /** WebSocket messages, client → server. */
 export const wsHelloSchema = z.looseObject({
   type: z.literal('hello'),

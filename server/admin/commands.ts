@@ -1,5 +1,6 @@
 import type { Command } from './command.ts';
 import { deskList, deskRevoke } from './desk.ts';
+import { history } from './history.ts';
 import { prune } from './prune.ts';
 import { publicationAdd, publicationRemove } from './publication.ts';
 import { slotRecreate } from './slot.ts';
@@ -19,4 +20,5 @@ export const COMMANDS: readonly Command[] = [
   publicationRemove,
   slotRecreate,
   prune,
+  history,
 ];

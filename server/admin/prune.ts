@@ -16,7 +16,8 @@ export const prune: Command = {
     'older than what is kept gets 410 RESYNC_REQUIRED and downloads a snapshot. Deletes in chunks of',
     '10 000 rows, so it can run while the server serves.',
     'sync_log and sync_audit are pruned by retention.syncLogDays and retention.auditDays of the sync-rules',
-    'file (SYNC_CONFIG); 0 days keeps that table forever.',
+    'file (SYNC_CONFIG), record history (sync_history) by retention.historyDays, whatever --older-than',
+    'says; 0 days keeps that table forever.',
   ].join('\n'),
   async run(args, ctx) {
     const { values } = parsing(() =>
@@ -42,7 +43,7 @@ export const prune: Command = {
       ctx.io.out(formatJson(result));
       return;
     }
-    const { events, syncLog, audit, uploadResults } = result;
+    const { events, syncLog, audit, uploadResults, history } = result;
     ctx.io.out(
       [
         `sync_events: deleted ${events.deleted} changes committed before ${events.cutoff} ` +
@@ -50,6 +51,7 @@ export const prune: Command = {
         `sync_log: ${syncLog.cutoff === null ? 'kept (retention 0 days)' : `deleted ${syncLog.deleted} rows before ${syncLog.cutoff}`}`,
         `sync_audit: ${audit.cutoff === null ? 'kept (retention 0 days)' : `deleted ${audit.deleted} rows before ${audit.cutoff}`}`,
         `sync_upload_results: ${uploadResults.cutoff === null ? 'kept (retention 0 days)' : `deleted ${uploadResults.deleted} stored answers before ${uploadResults.cutoff}`}`,
+        `sync_history: ${history.cutoff === null ? 'kept (retention 0 days)' : `deleted ${history.deleted} entries before ${history.cutoff}`}`,
       ].join('\n'),
     );
   },

@@ -13,7 +13,8 @@ import { BatchWriter, type StoredBatch } from './writer.ts';
 export interface CaptureOptions {
   connectionString: string;
   pool: Pool;
-  rules: Pick<SyncRules, 'entityTypes' | 'hiddenFields' | 'capture'>;
+  /** `history` unset: history is written (the sync rule's default). */
+  rules: Pick<SyncRules, 'entityTypes' | 'hiddenFields' | 'capture'> & Partial<Pick<SyncRules, 'history'>>;
   /** Called after each committed batch (for in-process fan-out); `all` after a TRUNCATE. */
   onStored?: (stored: { tenantIds: string[]; lastEventId: number; all: boolean }) => void;
   /** Recorded in sync_capture_state.leader; defaults to `${hostname}:${pid}`. */
@@ -74,7 +75,7 @@ export class Capture implements Service {
     private readonly options: CaptureOptions,
   ) {
     this.identity = options.identity ?? `${hostname()}:${process.pid}`;
-    this.decoder = new ChangeDecoder(options.rules);
+    this.decoder = new ChangeDecoder(options.rules, { history: options.rules.history?.enabled ?? true });
     this.writer = new BatchWriter(log, {
       pool: options.pool,
       slotName: options.rules.capture.slotName,

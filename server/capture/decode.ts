@@ -16,6 +16,13 @@ export interface ChangeRow {
   operation: Operation;
   payload: string;
   serverVersion: string | null;
+  /**
+   * History: JSON text of the fields that differ from the old row, hidden and bookkeeping fields left out
+   * (null when history is off): for an UPDATE `{ field: { from, to } }` (`to` alone when the old row is
+   * unknown: REPLICA IDENTITY not FULL); for a CREATE or DELETE `{ field: value }`, every field of the row
+   * it creates or removes (see 009_history.sql).
+   */
+  changes: string | null;
 }
 
 /** Values of one tuple as pgoutput text, by column name (see RawTextPgoutputPlugin). */
@@ -26,7 +33,12 @@ interface Field {
   /** `"camelName":`, precomputed once per relation. */
   key: string;
   convert: JsonFragment;
+  /** Listed in history's changes: every field but the entity's bookkeeping. */
+  tracked: boolean;
 }
+
+/** Fields the history entry itself carries (serverVersion, committedAt) or that never change. */
+const UNTRACKED = new Set(['id', 'tenantId', 'serverVersion', 'updatedAt']);
 
 /** What a relation (one version of a table's column list) decodes to; built once per Relation message. */
 interface RelationPlan {
@@ -44,7 +56,11 @@ export class ChangeDecoder {
   private readonly plans = new WeakMap<Pgoutput.MessageRelation, RelationPlan | null>();
   private readonly synced: ReadonlySet<EntityType>;
 
-  constructor(private readonly rules: Pick<SyncRules, 'entityTypes' | 'hiddenFields'>) {
+  /** @param options.history also compute each row's field changes (sync rule `history.enabled`) */
+  constructor(
+    private readonly rules: Pick<SyncRules, 'entityTypes' | 'hiddenFields'>,
+    private readonly options: { history: boolean } = { history: false },
+  ) {
     this.synced = new Set(rules.entityTypes);
   }
 
@@ -57,19 +73,24 @@ export class ChangeDecoder {
   decode(message: RowMessage): ChangeRow[] {
     const plan = this.planFor(message.relation);
     if (plan === null) return [];
+    const history = this.options.history;
     switch (message.tag) {
       case 'insert':
-        return keep(row(plan, 'CREATE', message.new as Tuple));
+        return keep(row(plan, 'CREATE', message.new as Tuple, history ? EMPTY : null));
       case 'delete':
-        return keep(deletion(plan, (message.old ?? message.key) as Tuple | null));
+        return keep(deletion(plan, (message.old ?? message.key) as Tuple | null, history));
       case 'update': {
         const next = message.new as Tuple;
         const old = (message.old ?? message.key) as Tuple | null;
         // A changed primary key is the old entity gone and a new one created.
         if (old !== null && (old.id !== next.id || old.tenant_id !== next.tenant_id)) {
-          return [deletion(plan, old), row(plan, 'CREATE', next)].filter(isRow);
+          return [deletion(plan, old, history), row(plan, 'CREATE', next, history ? EMPTY : null)].filter(
+            isRow,
+          );
         }
-        return keep(row(plan, 'UPDATE', next));
+        // Without REPLICA IDENTITY FULL, `old` is null (or the key only): what a field was is unknown.
+        const before = !history ? null : message.old === null ? UNKNOWN : (message.old as Tuple);
+        return keep(row(plan, 'UPDATE', next, before));
       }
     }
   }
@@ -100,12 +121,22 @@ function buildPlan(
       column: column.name,
       key: `${JSON.stringify(field)}:`,
       convert: jsonFragmentFor(column.typeOid),
+      tracked: !UNTRACKED.has(field),
     });
   }
   return { entityType, fields };
 }
 
-function row(plan: RelationPlan, operation: Operation, tuple: Tuple): ChangeRow | null {
+/** The old row of a CREATE: every field is new. */
+const EMPTY: Tuple = {};
+/** The old row of an UPDATE without REPLICA IDENTITY FULL. */
+const UNKNOWN: Tuple = {};
+
+/**
+ * @param before the old row to diff against (EMPTY for a CREATE, UNKNOWN when not sent), or null when
+ *   history is off
+ */
+function row(plan: RelationPlan, operation: Operation, tuple: Tuple, before: Tuple | null): ChangeRow | null {
   const tenantId = tuple.tenant_id;
   const entityId = tuple.id;
   if (typeof tenantId !== 'string' || typeof entityId !== 'string') return null;
@@ -125,10 +156,51 @@ function row(plan: RelationPlan, operation: Operation, tuple: Tuple): ChangeRow 
     operation,
     payload: `{${parts.join(',')}}`,
     serverVersion: tuple.server_version ?? null,
+    changes: before === null ? null : diff(plan, before, tuple),
   };
 }
 
-function deletion(plan: RelationPlan, old: Tuple | null): ChangeRow | null {
+/**
+ * Field changes from `before` to `after`, compared as the text Postgres printed (equal text, equal value).
+ * Values are converted only for the fields that changed.
+ */
+function diff(plan: RelationPlan, before: Tuple, after: Tuple): string {
+  const parts: string[] = [];
+  const known = before !== UNKNOWN;
+  const created = before === EMPTY;
+  for (const field of plan.fields) {
+    if (!field.tracked) continue;
+    const to = after[field.column];
+    if (to === undefined) continue; // an unchanged TOASTed value
+    const from = before[field.column];
+    if (created) {
+      parts.push(field.key + fragment(field, to));
+    } else if (!known || from === undefined) {
+      parts.push(`${field.key}{"to":${fragment(field, to)}}`);
+    } else if (from !== to) {
+      parts.push(`${field.key}{"from":${fragment(field, from)},"to":${fragment(field, to)}}`);
+    }
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/** A DELETE: every field of the old row (those it sent: the key alone without REPLICA IDENTITY FULL). */
+function removal(plan: RelationPlan, old: Tuple): string {
+  const parts: string[] = [];
+  for (const field of plan.fields) {
+    if (!field.tracked) continue;
+    const from = old[field.column];
+    if (from === undefined) continue;
+    parts.push(field.key + fragment(field, from));
+  }
+  return `{${parts.join(',')}}`;
+}
+
+function fragment(field: Field, value: string | null): string {
+  return value === null ? 'null' : field.convert(value);
+}
+
+function deletion(plan: RelationPlan, old: Tuple | null, history: boolean): ChangeRow | null {
   const tenantId = old?.tenant_id;
   const entityId = old?.id;
   if (typeof tenantId !== 'string' || typeof entityId !== 'string') return null;
@@ -139,6 +211,7 @@ function deletion(plan: RelationPlan, old: Tuple | null): ChangeRow | null {
     operation: 'DELETE',
     payload: `{"id":"${entityId}","tenantId":"${tenantId}"}`,
     serverVersion: null,
+    changes: history && old !== null ? removal(plan, old) : null,
   };
 }
 

@@ -1,6 +1,9 @@
 import type pg from 'pg';
 import { z } from 'zod';
 import { entityTypeSchema, uuidSchema, type EntityType } from '../../shared/entities.ts';
+import { conflictDecisionSchema, type ConflictDecision } from '../../shared/protocol.ts';
+
+export type { ConflictDecision };
 
 /**
  * Prefix of the transactional logical message with which an upload stamps its transaction. Capture pairs
@@ -8,12 +11,26 @@ import { entityTypeSchema, uuidSchema, type EntityType } from '../../shared/enti
  */
 export const ORIGIN_MESSAGE_PREFIX = 'sync.origin';
 
-/** One row change of the upload: [entityType, entityId, outboxEventId, deleteVersion (0: not a delete)]. */
-export type OriginOp = [EntityType, string, string, number];
+/**
+ * One row change of the upload: [entityType, entityId, outboxEventId, deleteVersion (0: not a delete),
+ * editedAt (the outbox event's createdAt), decision (the conflict resolution that wrote it, or null)].
+ * The last two are absent from messages of servers older than record history.
+ */
+export type OriginOp =
+  | [EntityType, string, string, number]
+  | [EntityType, string, string, number, string | null, ConflictDecision | null];
 
+const opHead = [entityTypeSchema, uuidSchema, uuidSchema, z.number().int().nonnegative()] as const;
 const originMessageSchema = z.object({
   clientId: z.string().min(1).max(200),
-  ops: z.array(z.tuple([entityTypeSchema, uuidSchema, uuidSchema, z.number().int().nonnegative()])),
+  /** The token's subject (user id) of the upload; absent from messages of older servers. */
+  userId: z.string().max(200).optional(),
+  ops: z.array(
+    z.union([
+      z.tuple([...opHead, z.string().max(64).nullable(), conflictDecisionSchema.nullable()]),
+      z.tuple(opHead),
+    ]),
+  ),
 });
 
 /** Origin of an upload transaction's writes. */
@@ -24,6 +41,9 @@ export interface ChangeOrigin {
   clientId: string;
   outboxEventId: string;
   deleteVersion: number;
+  userId: string | null;
+  editedAt: string | null;
+  decision: ConflictDecision | null;
 }
 
 /** Stamps the caller's open transaction with the origin of the row changes it makes. */
@@ -55,10 +75,18 @@ export class OriginQueue {
   private readonly byEntity = new Map<string, ChangeOrigin[]>();
 
   add(message: OriginMessage): void {
-    for (const [type, entityId, outboxEventId, deleteVersion] of message.ops) {
+    const userId = message.userId ?? null;
+    for (const [type, entityId, outboxEventId, deleteVersion, editedAt, decision] of message.ops) {
       const key = `${type}:${entityId}`;
       const queue = this.byEntity.get(key);
-      const origin = { clientId: message.clientId, outboxEventId, deleteVersion };
+      const origin: ChangeOrigin = {
+        clientId: message.clientId,
+        outboxEventId,
+        deleteVersion,
+        userId,
+        editedAt: editedAt ?? null,
+        decision: decision ?? null,
+      };
       if (queue === undefined) this.byEntity.set(key, [origin]);
       else queue.push(origin);
     }

@@ -58,6 +58,10 @@ class Columns {
   readonly txn: number[] = [];
   readonly originClientId: (string | null)[] = [];
   readonly originOutboxEventId: (string | null)[] = [];
+  /** The upload each row came from (history's user, edit time and decision); null: another writer. */
+  readonly origin: (ChangeOrigin | null)[] = [];
+  /** History's field changes; null for every row when history is off. */
+  readonly changes: (string | null)[] = [];
   readonly commitLsn: string[] = [];
   readonly xid: number[] = [];
   readonly commitTime: string[] = [];
@@ -82,6 +86,8 @@ class Columns {
     this.txn.push(this.commitLsn.length);
     this.originClientId.push(origin?.clientId ?? null);
     this.originOutboxEventId.push(origin?.outboxEventId ?? null);
+    this.origin.push(origin);
+    this.changes.push(row.changes);
   }
 }
 
@@ -92,6 +98,10 @@ type Step = { kind: 'rows'; columns: Columns } | { kind: 'truncate'; tables: str
 // 20 000 rows), and capture's single writer is what bounds its throughput.
 const COPY_EVENTS = `COPY sync_events (tenant_id, entity_type, entity_id, operation, payload, server_version,
   commit_lsn, xid, modified_at, origin_client_id, origin_outbox_event_id) FROM STDIN`;
+// One history entry per change, in the same transaction: exactly once, like the log (see 009_history.sql).
+const COPY_HISTORY = `COPY sync_history (tenant_id, entity_type, entity_id, server_version, operation,
+  committed_at, edited_at, origin_user_id, origin_client_id, origin_outbox_event_id, decision, changes)
+  FROM STDIN`;
 /** Rows per chunk written to the COPY stream. */
 const COPY_CHUNK_ROWS = 1_000;
 
@@ -219,6 +229,9 @@ function plan(batch: readonly CapturedTransaction[]): {
 async function insertEvents(client: PoolClient, columns: Columns): Promise<number> {
   const versions = await drawVersions(client, columns.serverVersion);
   await pipeline(Readable.from(copyText(columns, versions)), client.query(copyFrom(COPY_EVENTS)));
+  if (columns.changes.some((changes) => changes !== null)) {
+    await pipeline(Readable.from(historyText(columns, versions)), client.query(copyFrom(COPY_HISTORY)));
+  }
   const last = await client.query<{ last_id: string }>(
     `SELECT currval(pg_get_serial_sequence('sync_events', 'id'))::text AS last_id`,
   );
@@ -247,6 +260,27 @@ function* copyText(columns: Columns, versions: readonly string[]): Generator<str
       `${columns.tenantId[i]}\t${columns.entityType[i]}\t${columns.entityId[i]}\t${columns.operation[i]}\t` +
       `${copyField(columns.payload[i]!)}\t${versions[i]}\t${columns.commitLsn[t]}\t${columns.xid[t]}\t` +
       `${columns.commitTime[t]}\t${nullable(columns.originClientId[i])}\t${nullable(columns.originOutboxEventId[i])}\n`;
+    if ((i + 1) % COPY_CHUNK_ROWS === 0) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk !== '') yield chunk;
+}
+
+/** History rows in COPY text format: the rows that carry changes (all of them while history is on). */
+function* historyText(columns: Columns, versions: readonly string[]): Generator<string> {
+  let chunk = '';
+  for (let i = 0; i < columns.length; i++) {
+    const changes = columns.changes[i];
+    if (changes === null || changes === undefined) continue;
+    const t = columns.txn[i]! - 1;
+    const origin = columns.origin[i] ?? null;
+    chunk +=
+      `${columns.tenantId[i]}\t${columns.entityType[i]}\t${columns.entityId[i]}\t${versions[i]}\t` +
+      `${columns.operation[i]}\t${columns.commitTime[t]}\t${nullable(origin?.editedAt)}\t` +
+      `${nullable(origin?.userId)}\t${nullable(origin?.clientId)}\t${nullable(origin?.outboxEventId)}\t` +
+      `${nullable(origin?.decision)}\t${copyField(changes)}\n`;
     if ((i + 1) % COPY_CHUNK_ROWS === 0) {
       yield chunk;
       chunk = '';

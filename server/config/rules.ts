@@ -94,6 +94,8 @@ export const syncRulesSchema = z.strictObject({
       standbyPollMs: z.number().int().min(50).max(60_000).default(defaults.capture.standbyPollMs),
     })
     .prefault({}),
+  /** Record history: capture writes one entry per change (who, when, from where, what changed). */
+  history: z.strictObject({ enabled: z.boolean().default(defaults.history.enabled) }).prefault({}),
   intervals: z
     .strictObject({
       wsPingMs: z.number().int().min(100).max(600_000).default(defaults.intervals.wsPingMs),
@@ -133,6 +135,8 @@ export const syncRulesSchema = z.strictObject({
       syncEventsDays: z.number().min(0).default(defaults.retention.syncEventsDays),
       syncLogDays: z.number().min(0).default(defaults.retention.syncLogDays),
       auditDays: z.number().min(0).default(defaults.retention.auditDays),
+      /** Record history (sync_history), kept whatever sync_events keeps; 0 keeps it forever. */
+      historyDays: z.number().min(0).default(defaults.retention.historyDays),
       pruneEveryMinutes: z.number().min(0).default(defaults.retention.pruneEveryMinutes),
     })
     .prefault({}),

@@ -157,6 +157,24 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     errors: [...JSON_BODY, 'UNKNOWN_CONFLICT', ...AUTHENTICATED, 'NOT_READY'],
   },
   {
+    method: 'POST',
+    path: '/api/sync/history',
+    operationId: 'syncHistory',
+    tag: 'sync',
+    summary: 'Who changed this record, when, from where, and what changed',
+    description:
+      'Newest first; `limit` defaults to 50 (above 500 is served as 500), `before` from an answer pages ' +
+      'further back. Each entry names its origin (DESK: user, desk clientId, outbox event; SERVER: any ' +
+      'other writer), the commit time, the desk edit time, the field changes from the previous version ' +
+      '(hidden fields never appear) and the conflict decision that wrote it. Kept retention.historyDays ' +
+      "whatever the change log keeps. Another tenant's record is 404 UNKNOWN_ENTITY, like a missing one.",
+    auth: 'bearer',
+    roles: SYNC_ROLES,
+    request: 'HistoryRequest',
+    success: { status: 200, description: "The record's history, newest first.", schema: 'HistoryResponse' },
+    errors: [...JSON_BODY, 'UNKNOWN_ENTITY_TYPE', 'UNKNOWN_ENTITY', ...AUTHENTICATED, 'NOT_READY'],
+  },
+  {
     method: 'GET',
     path: '/api/sync/ws',
     operationId: 'syncSocket',

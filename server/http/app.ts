@@ -19,6 +19,7 @@ import { registerDeskRoutes } from './routes/desks.ts';
 import { registerDocsRoutes } from './routes/docs.ts';
 import { registerDownRoutes } from './routes/down.ts';
 import { registerHealthRoutes } from './routes/health.ts';
+import { registerHistoryRoutes } from './routes/history.ts';
 import { registerMetricsRoutes } from './routes/metrics.ts';
 import { registerSnapshotRoutes } from './routes/snapshot.ts';
 import { registerUploadRoutes } from './routes/upload.ts';
@@ -74,6 +75,7 @@ const API_ROUTES: readonly ApiRoutes[] = [
   registerUploadRoutes,
   registerChecksumRoutes,
   registerDeskRoutes,
+  registerHistoryRoutes,
 ];
 
 /**

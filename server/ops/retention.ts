@@ -23,6 +23,8 @@ export interface LogsPruned {
   audit: { cutoff: string | null; deleted: number };
   /** Stored upload answers (idempotency), kept as long as the audit trail. */
   uploadResults: { cutoff: string | null; deleted: number };
+  /** Record history (sync_history), kept `retention.historyDays` whatever sync_events keeps. */
+  history: { cutoff: string | null; deleted: number };
 }
 
 // Tenants present in a table, by skipping through its (tenant_id, …) index rather than reading every row.
@@ -89,17 +91,38 @@ export async function pruneEvents(pool: Pool, olderThanMs: number): Promise<Even
 }
 
 /**
- * Applies the sync-rules retention to sync_log (`retention.syncLogDays`) and to the audit trail
- * (`retention.auditDays`), in chunks. A retention of 0 days keeps that table forever: audit rows are
- * deleted by nothing but an explicit retention.
+ * Applies the sync-rules retention to sync_log (`retention.syncLogDays`), to the audit trail
+ * (`retention.auditDays`) and to record history (`retention.historyDays`), in chunks. A retention of 0
+ * days keeps that table forever: audit rows are deleted by nothing but an explicit retention.
  */
 export async function pruneLogs(pool: Pool, rules: Pick<SyncRules, 'retention'>): Promise<LogsPruned> {
-  const { syncLogDays, auditDays } = rules.retention;
+  const { syncLogDays, auditDays, historyDays } = rules.retention;
   return {
     syncLog: await pruneByTime(pool, 'sync_log', 'started_at', syncLogDays),
     audit: await pruneByTime(pool, 'sync_audit', 'created_at', auditDays),
     uploadResults: await pruneUploadResults(pool, auditDays),
+    history: await pruneHistory(pool, historyDays),
   };
+}
+
+/**
+ * History entries committed more than `days` ago, whatever sync_events keeps: a school answers "who
+ * changed this grade" about last year's grades too. Through the block-range index on committed_at
+ * (entries arrive in commit order), a chunk at a time.
+ */
+async function pruneHistory(pool: Pool, days: number): Promise<{ cutoff: string | null; deleted: number }> {
+  if (days <= 0) return { cutoff: null, deleted: 0 };
+  const cutoff = await cutoffBefore(pool, days * DAY_MS);
+  const chunkSql = `
+    WITH doomed AS (SELECT ctid FROM sync_history WHERE committed_at < $1 LIMIT $2)
+    DELETE FROM sync_history h USING doomed d WHERE h.ctid = d.ctid`;
+  let deleted = 0;
+  for (;;) {
+    const chunk = await pool.query(chunkSql, [cutoff, PRUNE_CHUNK_ROWS]);
+    deleted += chunk.rowCount ?? 0;
+    if ((chunk.rowCount ?? 0) < PRUNE_CHUNK_ROWS) break;
+  }
+  return { cutoff, deleted };
 }
 
 /**
@@ -170,7 +193,7 @@ export interface RetentionOptions {
 
 /**
  * The scheduled prune: every `retention.pruneEveryMinutes` (0: never), sync_events by `syncEventsDays`
- * (0: kept forever), then sync_log and the audit trail by theirs. Every server may run it; concurrent
+ * (0: kept forever), then sync_log, the audit trail and record history by theirs. Every server may run it; concurrent
  * prunes of the same rows are harmless.
  */
 export class RetentionService implements Service {
@@ -223,6 +246,7 @@ export class RetentionService implements Service {
         syncLog: logs.syncLog.deleted,
         audit: logs.audit.deleted,
         uploadResults: logs.uploadResults.deleted,
+        history: logs.history.deleted,
         ms: Date.now() - started,
       },
       'retention prune done',

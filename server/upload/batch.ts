@@ -8,7 +8,7 @@ import { SyncError } from '../errors.ts';
 import { storableText } from '../../shared/text.ts';
 import { applyOne, applyWrites } from './apply.ts';
 import { rowToPayload, type ColumnCatalog } from './columns.ts';
-import { emitOrigin, type OriginOp } from '../capture/origin.ts';
+import { emitOrigin, type ConflictDecision, type OriginOp } from '../capture/origin.ts';
 import {
   decide,
   emptyState,
@@ -150,7 +150,7 @@ async function runBatch(
 
 /**
  * Decides and applies claimed events (in order) and returns their outcomes. Shared by uploads and by
- * conflict resolution, which settles one synthetic event.
+ * conflict resolution, which settles one synthetic event (`decision`: recorded in its history entry).
  */
 export async function settle(
   client: PoolClient,
@@ -158,6 +158,7 @@ export async function settle(
   who: Uploader,
   slots: Slot[],
   mode: Mode,
+  decision: ConflictDecision | null = null,
 ): Promise<Map<string, EventOutcome>> {
   const { tenantId } = who;
   const states = await loadStates(client, tenantId, slots);
@@ -170,6 +171,15 @@ export async function settle(
     return version;
   };
 
+  const editedAt = new Map(slots.map((slot) => [slot.event.id, editTimeOf(slot.event)]));
+  const originOp = (write: PlannedWrite): OriginOp => [
+    write.type,
+    write.entityId,
+    write.outboxEventId,
+    write.deleteVersion,
+    editedAt.get(write.outboxEventId) ?? null,
+    decision,
+  ];
   const writes: PlannedWrite[] = [];
   for (const slot of slots) {
     if (slot.valid === undefined) continue;
@@ -189,6 +199,7 @@ export async function settle(
         state,
         lookup,
         nextDeleteVersion,
+        originOp,
       );
     } else {
       slot.decision = decide(slot.event, slot.valid, tenantId, state, lookup, nextDeleteVersion);
@@ -196,14 +207,20 @@ export async function settle(
     }
   }
   if (writes.length > 0) {
-    await emitOrigin(client, { clientId: who.clientId, ops: writes.map(originOp) });
+    await emitOrigin(client, { clientId: who.clientId, userId: who.userId, ops: writes.map(originOp) });
     await applyWrites(client, deps.catalog, tenantId, writes);
   }
 
   return outcomesOf(client, deps, tenantId, slots);
 }
-function originOp(write: PlannedWrite): OriginOp {
-  return [write.type, write.entityId, write.outboxEventId, write.deleteVersion];
+
+/** When the desk made the edit (the outbox event's createdAt) as ISO 8601; null when it is not a time. */
+export function editTimeOf(event: Pick<OutboxEvent, 'createdAt'>): string | null {
+  const millis = Date.parse(event.createdAt);
+  // Postgres timestamptz holds years 4713 BC to 294276 AD; a desk's clock is far inside that or wrong.
+  if (!Number.isFinite(millis) || millis < Date.UTC(1970, 0, 1) || millis > Date.UTC(9999, 11, 31))
+    return null;
+  return new Date(millis).toISOString();
 }
 
 /** The careful path: one event's write under its own savepoint; a failing write becomes a rejection. */
@@ -216,13 +233,18 @@ async function decideCarefully(
   state: EntityState,
   lookup: (type: EntityType, id: string) => EntityState | undefined,
   nextDeleteVersion: () => number,
+  originOp: (write: PlannedWrite) => OriginOp,
 ): Promise<Decision> {
   const before = { ...state, ackedBases: new Set(state.ackedBases) };
   const decision = decide(event, valid, who.tenantId, state, lookup, nextDeleteVersion);
   if (decision.kind !== 'write') return decision;
   await client.query('SAVEPOINT upload_event');
   try {
-    await emitOrigin(client, { clientId: who.clientId, ops: [originOp(decision.write)] });
+    await emitOrigin(client, {
+      clientId: who.clientId,
+      userId: who.userId,
+      ops: [originOp(decision.write)],
+    });
     await applyOne(client, deps.catalog, who.tenantId, decision.write);
     await client.query('RELEASE SAVEPOINT upload_event');
     return decision;
@@ -493,17 +515,19 @@ export async function recordOutcomes(
             : null,
       version_after: slot.versionAfter ?? null,
       reason: outcome.list === 'acknowledged' ? null : outcome.entry.reason,
+      edited_at: editTimeOf(slot.event),
     };
   });
   const result = await client.query<{ stored: number }>(
     `WITH x AS (
        SELECT * FROM jsonb_to_recordset($4::jsonb) AS x(id uuid, server_event_id bigint, outcome text, response jsonb,
          entity_type text, entity_id uuid, operation text, code text, version_before bigint, version_after bigint,
-         reason text)
+         reason text, edited_at timestamptz)
      ), stored AS (
        INSERT INTO sync_upload_results (tenant_id, outbox_event_id, server_event_id, client_id, entity_type,
-                                        entity_id, operation, outcome, server_version, response)
-       SELECT $1, id, server_event_id, $3, entity_type, entity_id, operation, outcome, version_after, response
+                                        entity_id, operation, outcome, server_version, response, edited_at)
+       SELECT $1, id, server_event_id, $3, entity_type, entity_id, operation, outcome, version_after, response,
+              edited_at
          FROM x ORDER BY id
        ON CONFLICT DO NOTHING RETURNING 1
      ), audited AS (

@@ -3,7 +3,9 @@ import { inTransaction, type PoolClient } from '../db/pool.ts';
 import { SyncError } from '../errors.ts';
 import { storableText } from '../../shared/text.ts';
 import { settle, type EventOutcome, type Slot, type UploadDeps, type Uploader } from './batch.ts';
+import { tableOf } from './plan.ts';
 import { validateEvent } from './validate.ts';
+import { entityTypeSchema } from '../../shared/entities.ts';
 
 interface ConflictRow {
   entity_type: string;
@@ -11,6 +13,8 @@ interface ConflictRow {
   operation: OutboxEvent['operation'];
   server_event_id: number;
   resolution: EventOutcome | null;
+  /** When the desk made the edit that met the conflict (null: stored before record history). */
+  edited_at: Date | null;
 }
 
 async function audit(
@@ -57,7 +61,7 @@ export async function resolveConflict(
 ): Promise<EventOutcome> {
   return inTransaction(deps.pool, async (client) => {
     const found = await client.query<ConflictRow>(
-      `SELECT entity_type, entity_id, operation, server_event_id, resolution FROM sync_upload_results
+      `SELECT entity_type, entity_id, operation, server_event_id, resolution, edited_at FROM sync_upload_results
         WHERE tenant_id = $1 AND outbox_event_id = $2 AND outcome = 'CONFLICT' FOR UPDATE`,
       [who.tenantId, outboxEventId],
     );
@@ -89,6 +93,9 @@ export async function resolveConflict(
       }
       outcome = await keepLocal(client, deps, who, outboxEventId, row, request.payload ?? {}, serverVersion);
     }
+    if (request.choice === 'ACCEPT_SERVER' && deps.rules.history.enabled) {
+      await recordAcceptServer(client, who, row, outboxEventId, serverVersion);
+    }
     if (outcome.list !== 'conflicts') {
       await client.query(
         `UPDATE sync_upload_results SET resolution = $3, resolved_at = now() WHERE tenant_id = $1 AND outbox_event_id = $2`,
@@ -117,13 +124,14 @@ async function keepLocal(
     operation: row.operation === 'DELETE' ? 'DELETE' : 'UPDATE',
     payload,
     localVersion: serverVersion,
-    createdAt: new Date().toISOString(),
+    // Her edit was made when it first met the conflict, not now: history says "edited on …".
+    createdAt: (row.edited_at ?? new Date()).toISOString(),
   };
   const checked = validateEvent(event, who.tenantId, deps.rules);
   const slot: Slot = checked.ok
     ? { event, serverEventId: String(row.server_event_id), valid: checked.value }
     : { event, serverEventId: String(row.server_event_id), rejection: checked.rejection };
-  let outcomes = await settle(client, deps, who, [slot], 'careful');
+  let outcomes = await settle(client, deps, who, [slot], 'careful', 'KEEP_LOCAL');
   let outcome = outcomes.get(outboxEventId);
   // The entity was deleted since: keeping the local version re-creates it.
   if (outcome?.list === 'conflicts' && outcome.entry.serverData === null && event.operation === 'UPDATE') {
@@ -132,9 +140,45 @@ async function keepLocal(
     const createSlot: Slot = recheck.ok
       ? { event: create, serverEventId: slot.serverEventId, valid: recheck.value }
       : { event: create, serverEventId: slot.serverEventId, rejection: recheck.rejection };
-    outcomes = await settle(client, deps, who, [createSlot], 'careful');
+    outcomes = await settle(client, deps, who, [createSlot], 'careful', 'KEEP_LOCAL');
     outcome = outcomes.get(outboxEventId);
   }
   if (outcome === undefined) throw new Error(`no outcome for the resolution of ${outboxEventId}`);
   return outcome;
+}
+
+/**
+ * ACCEPT_SERVER writes nothing to the entity, so capture sees nothing: its history entry ("kept the
+ * server's version after a conflict") is written here, in the resolving transaction. It carries the
+ * entity's current version (the one she accepted), so it sorts right after the change it accepted.
+ */
+async function recordAcceptServer(
+  client: PoolClient,
+  who: Uploader,
+  row: ConflictRow,
+  outboxEventId: string,
+  requestVersion: number,
+): Promise<void> {
+  const type = entityTypeSchema.safeParse(row.entity_type);
+  if (!type.success) return; // a conflict is only ever met by an event of a known type
+  await client.query(
+    `INSERT INTO sync_history (tenant_id, entity_type, entity_id, server_version, operation, committed_at,
+                               edited_at, origin_user_id, origin_client_id, origin_outbox_event_id, decision, changes)
+     SELECT $1, $2, $3,
+            coalesce((SELECT server_version FROM "${tableOf(type.data)}" WHERE tenant_id = $1 AND id = $3),
+                     (SELECT max(server_version) FROM sync_history WHERE tenant_id = $1 AND entity_id = $3),
+                     $4),
+            $5, now(), $6, $7, $8, $9, 'ACCEPT_SERVER', '{}'`,
+    [
+      who.tenantId,
+      type.data,
+      row.entity_id,
+      requestVersion,
+      row.operation,
+      row.edited_at,
+      storableText(who.userId),
+      storableText(who.clientId),
+      outboxEventId,
+    ],
+  );
 }

@@ -1,0 +1,139 @@
+import type { EntityType } from '../../shared/entities.ts';
+import {
+  HISTORY_LIMIT_CAP,
+  HISTORY_LIMIT_DEFAULT,
+  type ConflictDecision,
+  type HistoryEntry,
+  type HistoryResponse,
+  type Operation,
+} from '../../shared/protocol.ts';
+import type { Pool } from '../db/pool.ts';
+import { SyncError } from '../errors.ts';
+import { tableOf } from '../upload/plan.ts';
+
+/** A position in one record's history: entries strictly older than (serverVersion, commit time in µs). */
+interface Before {
+  version: string;
+  micros: string;
+}
+
+const BEFORE = /^h(\d{1,19})\.(\d{1,19})$/;
+
+function encodeBefore(before: Before): string {
+  return `h${before.version}.${before.micros}`;
+}
+
+function decodeBefore(text: string): Before {
+  const m = BEFORE.exec(text);
+  if (m === null) {
+    throw new SyncError('BAD_REQUEST', 'before is not a position this server gave', [
+      { field: 'before', message: 'use the `before` of a previous answer' },
+    ]);
+  }
+  return { version: m[1]!, micros: m[2]! };
+}
+
+interface HistoryRow {
+  server_version: string;
+  micros: string;
+  operation: Operation;
+  committed_at: string;
+  edited_at: string | null;
+  origin_user_id: string | null;
+  origin_client_id: string | null;
+  origin_outbox_event_id: string | null;
+  decision: ConflictDecision | null;
+  /** As stored: see 009_history.sql (CREATE and DELETE keep values only). */
+  changes: Record<string, unknown>;
+}
+
+export interface HistoryQuery {
+  tenantId: string;
+  entityType: EntityType;
+  entityId: string;
+  limit?: number | undefined;
+  before?: string | undefined;
+}
+
+/**
+ * One record's history in a tenant, newest first (by serverVersion, then commit time: an ACCEPT_SERVER
+ * entry follows the change it accepted). A record of which the tenant has neither a history entry nor a current row is 404
+ * UNKNOWN_ENTITY, whether it never existed or belongs to another tenant.
+ */
+export async function readHistory(pool: Pool, query: HistoryQuery): Promise<HistoryResponse> {
+  const limit = Math.min(query.limit ?? HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_CAP);
+  const before = query.before === undefined ? null : decodeBefore(query.before);
+  const result = await pool.query<HistoryRow>(
+    `SELECT server_version::text, (extract(epoch FROM committed_at) * 1000000)::bigint::text AS micros,
+            operation, to_json(committed_at) #>> '{}' AS committed_at,
+            to_json(edited_at) #>> '{}' AS edited_at, origin_user_id, origin_client_id,
+            origin_outbox_event_id, decision, changes
+       FROM sync_history
+      WHERE entity_id = $2 AND tenant_id = $1 AND entity_type = $3
+        AND ($4::bigint IS NULL
+             OR (server_version, committed_at)
+                < ($4::bigint, 'epoch'::timestamptz + $5::bigint * interval '1 microsecond'))
+      ORDER BY server_version DESC, committed_at DESC
+      LIMIT $6`,
+    [
+      query.tenantId,
+      query.entityId,
+      query.entityType,
+      before?.version ?? null,
+      before?.micros ?? null,
+      limit + 1,
+    ],
+  );
+  const rows = result.rows.slice(0, limit);
+  if (rows.length === 0 && before === null && !(await exists(pool, query))) {
+    throw new SyncError('UNKNOWN_ENTITY', `no ${query.entityType} ${query.entityId} in this tenant`);
+  }
+  const last = rows.at(-1);
+  const response: HistoryResponse = { entries: rows.map(entryOf) };
+  if (result.rows.length > limit && last !== undefined) {
+    response.before = encodeBefore({ version: last.server_version, micros: last.micros });
+  }
+  return response;
+}
+
+/** The record exists now, though its history is gone (pruned, or written before history was on). */
+async function exists(pool: Pool, query: HistoryQuery): Promise<boolean> {
+  const found = await pool.query(
+    `SELECT 1 FROM "${tableOf(query.entityType)}" WHERE tenant_id = $1 AND id = $2`,
+    [query.tenantId, query.entityId],
+  );
+  return found.rowCount !== 0;
+}
+
+function entryOf(row: HistoryRow): HistoryEntry {
+  const desk = row.origin_outbox_event_id !== null;
+  const origin: HistoryEntry['origin'] = { kind: desk ? 'DESK' : 'SERVER' };
+  if (row.origin_user_id !== null) origin.userId = row.origin_user_id;
+  if (row.origin_client_id !== null) origin.clientId = row.origin_client_id;
+  if (row.origin_outbox_event_id !== null) origin.outboxEventId = row.origin_outbox_event_id;
+  const entry: HistoryEntry = {
+    serverVersion: Number(row.server_version),
+    operation: row.operation,
+    committedAt: isoOf(row.committed_at),
+    origin,
+    changes: changesOf(row),
+  };
+  if (row.edited_at !== null) entry.editedAt = isoOf(row.edited_at);
+  if (row.decision !== null) entry.decision = row.decision;
+  return entry;
+}
+
+/** The stored changes as the protocol says them: a CREATE from null, a DELETE to null. */
+function changesOf(row: HistoryRow): HistoryEntry['changes'] {
+  if (row.operation === 'UPDATE') return row.changes as HistoryEntry['changes'];
+  const changes: HistoryEntry['changes'] = {};
+  for (const [field, value] of Object.entries(row.changes)) {
+    changes[field] = row.operation === 'CREATE' ? { from: null, to: value } : { from: value, to: null };
+  }
+  return changes;
+}
+
+/** Postgres' JSON form of a timestamptz ('2024-11-28T08:02:00.123456+00:00') as the server prints times. */
+function isoOf(text: string): string {
+  return new Date(text).toISOString();
+}
