@@ -60,14 +60,19 @@ async function tenantsOf(pool: Pool, type: EntityType, id: string): Promise<stri
 
 async function allEntries(
   pool: Pool,
-  tenantId: string,
-  type: EntityType,
-  id: string,
+  where: { tenantId: string; type: EntityType; id: string; hidden: readonly string[] | undefined },
 ): Promise<HistoryEntry[]> {
   const entries: HistoryEntry[] = [];
   let before: string | undefined;
   do {
-    const page = await readHistory(pool, { tenantId, entityType: type, entityId: id, limit: PAGE, before });
+    const page = await readHistory(pool, {
+      tenantId: where.tenantId,
+      entityType: where.type,
+      entityId: where.id,
+      limit: PAGE,
+      before,
+      hidden: where.hidden,
+    });
     entries.push(...page.entries);
     before = page.before;
   } while (before !== undefined);
@@ -105,6 +110,7 @@ export const history: Command = {
       throw new UsageError(`--tenant must be a UUID, got "${values.tenant}"`);
     }
     const entityId = id.toLowerCase();
+    const hidden = ctx.rules().hiddenFields[type.data];
     const entries = await ctx.withDatabase(async (pool) => {
       let tenantId = values.tenant?.toLowerCase();
       if (tenantId === undefined) {
@@ -116,7 +122,7 @@ export const history: Command = {
         if (tenantId === undefined) throw new AdminError(`no history of ${type.data} ${entityId}`);
       }
       try {
-        return await allEntries(pool, tenantId, type.data, entityId);
+        return await allEntries(pool, { tenantId, type: type.data, id: entityId, hidden });
       } catch (error) {
         if (error instanceof SyncError && error.code === 'UNKNOWN_ENTITY') {
           throw new AdminError(`no ${type.data} ${entityId} in tenant ${tenantId}`, { cause: error });

@@ -53,6 +53,11 @@ export interface HistoryQuery {
   entityId: string;
   limit?: number | undefined;
   before?: string | undefined;
+  /**
+   * The type's hidden fields now (sync rule hiddenFields): never stored, and also left out of entries
+   * stored before the field was hidden.
+   */
+  hidden?: readonly string[] | undefined;
 }
 
 /**
@@ -89,7 +94,8 @@ export async function readHistory(pool: Pool, query: HistoryQuery): Promise<Hist
     throw new SyncError('UNKNOWN_ENTITY', `no ${query.entityType} ${query.entityId} in this tenant`);
   }
   const last = rows.at(-1);
-  const response: HistoryResponse = { entries: rows.map(entryOf) };
+  const hidden = new Set(query.hidden ?? []);
+  const response: HistoryResponse = { entries: rows.map((row) => entryOf(row, hidden)) };
   if (result.rows.length > limit && last !== undefined) {
     response.before = encodeBefore({ version: last.server_version, micros: last.micros });
   }
@@ -105,7 +111,7 @@ async function exists(pool: Pool, query: HistoryQuery): Promise<boolean> {
   return found.rowCount !== 0;
 }
 
-function entryOf(row: HistoryRow): HistoryEntry {
+function entryOf(row: HistoryRow, hidden: ReadonlySet<string>): HistoryEntry {
   const desk = row.origin_outbox_event_id !== null;
   const origin: HistoryEntry['origin'] = { kind: desk ? 'DESK' : 'SERVER' };
   if (row.origin_user_id !== null) origin.userId = row.origin_user_id;
@@ -116,7 +122,7 @@ function entryOf(row: HistoryRow): HistoryEntry {
     operation: row.operation,
     committedAt: isoOf(row.committed_at),
     origin,
-    changes: changesOf(row),
+    changes: changesOf(row, hidden),
   };
   if (row.edited_at !== null) entry.editedAt = isoOf(row.edited_at);
   if (row.decision !== null) entry.decision = row.decision;
@@ -124,11 +130,16 @@ function entryOf(row: HistoryRow): HistoryEntry {
 }
 
 /** The stored changes as the protocol says them: a CREATE from null, a DELETE to null. */
-function changesOf(row: HistoryRow): HistoryEntry['changes'] {
-  if (row.operation === 'UPDATE') return row.changes as HistoryEntry['changes'];
+function changesOf(row: HistoryRow, hidden: ReadonlySet<string>): HistoryEntry['changes'] {
   const changes: HistoryEntry['changes'] = {};
   for (const [field, value] of Object.entries(row.changes)) {
-    changes[field] = row.operation === 'CREATE' ? { from: null, to: value } : { from: value, to: null };
+    if (hidden.has(field)) continue;
+    changes[field] =
+      row.operation === 'UPDATE'
+        ? (value as HistoryEntry['changes'][string])
+        : row.operation === 'CREATE'
+          ? { from: null, to: value }
+          : { from: value, to: null };
   }
   return changes;
 }

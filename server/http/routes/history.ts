@@ -24,6 +24,7 @@ export const registerHistoryRoutes: ApiRoutes = (api, deps: ApiDeps) => {
         entityId: body.entityId.toLowerCase(),
         limit: body.limit,
         before: body.before,
+        hidden: deps.rules.hiddenFields[body.entityType],
       });
     },
   );
