@@ -30,8 +30,10 @@ export interface TenantTailRead {
 // change id instead of changes. The LATERAL page per tenant walks sync_events_tenant_id_idx and is cut by
 // the budget on its own (read.ts pageBudgetColumnsSql); then the tenants' pages, in the order given, share
 // the budget: a change goes when it fits beside those before it, or when it is the read's first. A row
-// that does not go comes back without its payload and marks its tenant as having more.
-const TAILS_SQL = `
+// that does not go comes back without its payload and marks its tenant as having more. `w` is ordered by
+// ord so that the shared budget's window needs only an incremental sort (each tenant's page on its own, in
+// memory), never one sort of every row of the read with its payload.
+export const TENANT_TAILS_SQL = `
 WITH w AS MATERIALIZED (
   SELECT w.ord, w.tenant_id, w.after_id, w.after_epoch,
     coalesce(l.epoch, 0) AS epoch,
@@ -40,6 +42,7 @@ WITH w AS MATERIALIZED (
       AS last_issued_id
   FROM unnest($1::uuid[], $2::bigint[], $3::integer[]) WITH ORDINALITY AS w(tenant_id, after_id, after_epoch, ord)
   LEFT JOIN sync_tenant_log l ON l.tenant_id = w.tenant_id
+  ORDER BY w.ord
 ),
 t AS (
   SELECT w.ord,
@@ -107,7 +110,7 @@ export async function readTenantTails(
 ): Promise<TenantTailRead[]> {
   const result = await pool.query<TailRow>({
     name: 'fanout-tenant-tails',
-    text: TAILS_SQL,
+    text: TENANT_TAILS_SQL,
     rowMode: 'array',
     values: [
       tails.map((t) => t.tenantId),
