@@ -35,6 +35,8 @@ async function startEmbedded(env: Env, log: Logger, stops: (() => Promise<void>)
     onLog: (line) => log.debug({ postgres: line }),
   });
   stops.push(() => handle.stop());
+  // Root in a folder the postgres user cannot enter: say where the programs and the cluster went instead.
+  for (const note of handle.notes) log.info({ cluster: handle.dataDir }, note);
   const client = new pg.Client({ connectionString: handle.connectionString });
   await client.connect();
   try {
