@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Pool } from '../db/pool.ts';
 import type { SyncDirection } from '../log/sync-log.ts';
 import type { SlotWarning } from '../ops/slot-guard.ts';
-import type { EventOutcome } from '../upload/batch.ts';
+import type { EventOutcome } from '../upload/outcomes.ts';
 import { CachedRead } from './cached-read.ts';
 import { readDatabaseFacts, type DatabaseFacts } from './database-facts.ts';
 

@@ -58,6 +58,7 @@ export function emptyState(type: EntityType, id: string): EntityState {
   };
 }
 
+/** A reference to a row the tenant does not have (the foreign keys the database would refuse). */
 function referenceProblem(
   type: EntityType,
   row: Record<string, unknown>,
@@ -73,48 +74,65 @@ function referenceProblem(
       };
     }
   }
-  if (type === 'GRADE') {
-    const exam = lookup('EXAM', String(row.exam_id));
-    const maxScore = Number(exam?.row?.max_score);
-    const score = Number(row.score);
-    if (Number.isFinite(maxScore) && score > maxScore) {
-      return {
-        code: 'VALIDATION',
-        reason: `payload.score: must be between 0 and the exam's maxScore (${maxScore})`,
-      };
-    }
+  return undefined;
+}
+
+/** A grade's score within its exam's maxScore: a rule between two rows, so decided here, not in validate. */
+function scoreProblem(
+  type: EntityType,
+  row: Record<string, unknown>,
+  lookup: (type: EntityType, id: string) => EntityState | undefined,
+): Rejection | undefined {
+  if (type !== 'GRADE') return undefined;
+  const maxScore = Number(lookup('EXAM', String(row.exam_id))?.row?.max_score);
+  if (Number.isFinite(maxScore) && Number(row.score) > maxScore) {
+    return {
+      code: 'VALIDATION',
+      reason: `payload.score: must be between 0 and the exam's maxScore (${maxScore})`,
+    };
   }
   return undefined;
 }
 
+/** What deciding one event needs; nothing in it is changed by the decision. */
+export interface DecideInput {
+  event: OutboxEvent;
+  valid: ValidEvent;
+  tenantId: string;
+  /** The entity as the batch knows it before this event. */
+  state: EntityState;
+  /** Other entities (references, a grade's exam) as the batch knows them. */
+  lookup: (type: EntityType, id: string) => EntityState | undefined;
+  /** The fresh server_version a DELETE gets if it is applied (allocated for every DELETE event). */
+  deleteVersion: number;
+}
+
 /**
- * Decides one event against the entity's state, in request order, and updates that state as if the write
- * had been made. PROTOCOL: a CREATE of an existing id, or an UPDATE/DELETE whose localVersion is not the
- * row's serverVersion, is a conflict; an UPDATE of a missing row is a conflict with no server data; a
- * DELETE of a missing row is acknowledged. An event whose localVersion equals that of an earlier
- * acknowledged event of the same request on the same entity is based on that event's result.
+ * Decides one event against the entity's state, in request order: a pure function, which returns the
+ * decision and the entity's state as if the write had been made. PROTOCOL: a CREATE of an existing id, or an
+ * UPDATE/DELETE whose localVersion is not the row's serverVersion, is a conflict; an UPDATE of a missing row
+ * is a conflict with no server data; a DELETE of a missing row is acknowledged. An event whose localVersion
+ * equals that of an earlier acknowledged event of the same request on the same entity is based on that
+ * event's result.
  */
-export function decide(
-  event: OutboxEvent,
-  valid: ValidEvent,
-  tenantId: string,
-  state: EntityState,
-  lookup: (type: EntityType, id: string) => EntityState | undefined,
-  nextDeleteVersion: () => number,
-): Decision {
+export function decide(input: DecideInput): { decision: Decision; state: EntityState } {
+  const { event, valid, tenantId, state, lookup } = input;
   const localVersion = Number(event.localVersion);
   const baseMatches = state.touched ? state.ackedBases.has(localVersion) : state.version === localVersion;
-  const write = (kind: WriteKind, row: Record<string, unknown> | null): Decision => {
-    const versionBefore = state.version;
-    state.touched = true;
-    state.ackedBases.add(localVersion);
-    state.exists = kind !== 'delete';
-    state.row = row;
-    const deleteVersion = kind === 'delete' ? nextDeleteVersion() : 0;
-    if (kind === 'delete') state.deletedVersion = deleteVersion;
-    return {
+  const unchanged = (decision: Decision) => ({ decision, state });
+  const write = (kind: WriteKind, row: Record<string, unknown> | null) => {
+    const deleteVersion = kind === 'delete' ? input.deleteVersion : 0;
+    const next: EntityState = {
+      ...state,
+      touched: true,
+      ackedBases: new Set([...state.ackedBases, localVersion]),
+      exists: kind !== 'delete',
+      row,
+      deletedVersion: kind === 'delete' ? deleteVersion : state.deletedVersion,
+    };
+    const decision: Decision = {
       kind: 'write',
-      versionBefore,
+      versionBefore: state.version,
       write: {
         kind,
         type: valid.type,
@@ -125,55 +143,52 @@ export function decide(
         version: deleteVersion,
       },
     };
+    return { decision, state: next };
   };
+  const conflictOnVersion = (): { decision: Decision; state: EntityState } =>
+    unchanged({
+      kind: 'conflict',
+      reason: `localVersion ${localVersion} differs from the server's version ${state.version}`,
+      state,
+    });
 
   switch (event.operation) {
     case 'CREATE': {
-      if (state.exists)
-        return { kind: 'conflict', reason: `${valid.type} ${event.entityId} already exists`, state };
+      if (state.exists) {
+        return unchanged({
+          kind: 'conflict',
+          reason: `${valid.type} ${event.entityId} already exists`,
+          state,
+        });
+      }
       const row = { ...valid.fields, tenant_id: tenantId, id: event.entityId };
-      const problem = referenceProblem(valid.type, row, lookup);
-      if (problem !== undefined) return { kind: 'rejected', rejection: problem };
+      const problem = referenceProblem(valid.type, row, lookup) ?? scoreProblem(valid.type, row, lookup);
+      if (problem !== undefined) return unchanged({ kind: 'rejected', rejection: problem });
       return write('insert', row);
     }
     case 'UPDATE': {
       if (!state.exists) {
-        return {
+        return unchanged({
           kind: 'conflict',
           reason: `${valid.type} ${event.entityId} no longer exists on the server`,
           state: null,
-        };
+        });
       }
-      if (!baseMatches) {
-        return {
-          kind: 'conflict',
-          reason: `localVersion ${localVersion} differs from the server's version ${state.version}`,
-          state,
-        };
-      }
+      if (!baseMatches) return conflictOnVersion();
       const row: Record<string, unknown> = {
         ...state.row,
         ...valid.fields,
         tenant_id: tenantId,
         id: event.entityId,
       };
-      const problem = referenceProblem(
-        valid.type,
-        { ...valid.fields, exam_id: row.exam_id, score: row.score },
-        lookup,
-      );
-      if (problem !== undefined) return { kind: 'rejected', rejection: problem };
+      const problem =
+        referenceProblem(valid.type, valid.fields, lookup) ?? scoreProblem(valid.type, row, lookup);
+      if (problem !== undefined) return unchanged({ kind: 'rejected', rejection: problem });
       return write('update', row);
     }
     case 'DELETE': {
-      if (!state.exists) return { kind: 'ack-deleted', version: state.deletedVersion };
-      if (!baseMatches) {
-        return {
-          kind: 'conflict',
-          reason: `localVersion ${localVersion} differs from the server's version ${state.version}`,
-          state,
-        };
-      }
+      if (!state.exists) return unchanged({ kind: 'ack-deleted', version: state.deletedVersion });
+      if (!baseMatches) return conflictOnVersion();
       return write('delete', null);
     }
   }

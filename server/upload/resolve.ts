@@ -1,8 +1,11 @@
 import type { OutboxEvent, ResolveConflictRequest } from '../../shared/protocol.ts';
-import { inTransaction, type PoolClient } from '../db/pool.ts';
+import { inTransaction, quoteIdentifier, type PoolClient } from '../db/pool.ts';
 import { SyncError } from '../errors.ts';
+import { must } from '../../shared/asserts.ts';
 import { storableText } from '../../shared/text.ts';
-import { settle, type EventOutcome, type Slot, type UploadDeps, type Uploader } from './batch.ts';
+import { settle, type UploadDeps, type Uploader } from './batch.ts';
+import type { Claim, EventOutcome } from './outcomes.ts';
+import { writeAudit } from './record.ts';
 import { tableOf } from './plan.ts';
 import { validateEvent } from './validate.ts';
 import { entityTypeSchema } from '../../shared/entities.ts';
@@ -17,7 +20,7 @@ interface ConflictRow {
   edited_at: Date | null;
 }
 
-async function audit(
+function audit(
   client: PoolClient,
   who: Uploader,
   row: ConflictRow,
@@ -26,25 +29,19 @@ async function audit(
   choice: string,
   versionBefore: number,
 ): Promise<void> {
-  await client.query(
-    `INSERT INTO sync_audit (tenant_id, user_id, client_id, outbox_event_id, entity_type, entity_id, operation,
-                             outcome, code, version_before, version_after, reason)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-    [
-      who.tenantId,
-      storableText(who.userId),
-      storableText(who.clientId),
-      outboxEventId,
-      row.entity_type,
-      row.entity_id,
-      row.operation,
-      `RESOLVED_${choice}`,
-      outcome.list === 'rejected' ? outcome.entry.code : null,
-      versionBefore,
-      outcome.list === 'acknowledged' ? outcome.entry.serverVersion : null,
-      outcome.list === 'acknowledged' ? null : outcome.entry.reason,
-    ],
-  );
+  return writeAudit(client, who, [
+    {
+      id: outboxEventId,
+      entity_type: row.entity_type,
+      entity_id: row.entity_id,
+      operation: row.operation,
+      outcome: `RESOLVED_${choice}`,
+      code: outcome.list === 'rejected' ? outcome.entry.code : null,
+      version_before: versionBefore,
+      version_after: outcome.list === 'acknowledged' ? Number(outcome.entry.serverVersion) : null,
+      reason: outcome.list === 'acknowledged' ? null : outcome.entry.reason,
+    },
+  ]);
 }
 
 /**
@@ -127,23 +124,17 @@ async function keepLocal(
     // Her edit was made when it first met the conflict, not now: history says "edited on …".
     createdAt: (row.edited_at ?? new Date()).toISOString(),
   };
-  const checked = validateEvent(event, who.tenantId, deps.rules);
-  const slot: Slot = checked.ok
-    ? { event, serverEventId: String(row.server_event_id), valid: checked.value }
-    : { event, serverEventId: String(row.server_event_id), rejection: checked.rejection };
-  let outcomes = await settle(client, deps, who, [slot], 'careful', 'KEEP_LOCAL');
-  let outcome = outcomes.get(outboxEventId);
+  const serverEventId = String(row.server_event_id);
+  const settleOne = async (e: OutboxEvent): Promise<EventOutcome> => {
+    const claim: Claim = { event: e, serverEventId, checked: validateEvent(e, who.tenantId, deps.rules) };
+    const [settled] = await settle(client, deps, who, [claim], 'careful', 'KEEP_LOCAL');
+    return must(settled, () => `no outcome for the resolution of ${outboxEventId}`).outcome;
+  };
+  const outcome = await settleOne(event);
   // The entity was deleted since: keeping the local version re-creates it.
-  if (outcome?.list === 'conflicts' && outcome.entry.serverData === null && event.operation === 'UPDATE') {
-    const create: OutboxEvent = { ...event, operation: 'CREATE', localVersion: 0 };
-    const recheck = validateEvent(create, who.tenantId, deps.rules);
-    const createSlot: Slot = recheck.ok
-      ? { event: create, serverEventId: slot.serverEventId, valid: recheck.value }
-      : { event: create, serverEventId: slot.serverEventId, rejection: recheck.rejection };
-    outcomes = await settle(client, deps, who, [createSlot], 'careful', 'KEEP_LOCAL');
-    outcome = outcomes.get(outboxEventId);
+  if (outcome.list === 'conflicts' && outcome.entry.serverData === null && event.operation === 'UPDATE') {
+    return settleOne({ ...event, operation: 'CREATE', localVersion: 0 });
   }
-  if (outcome === undefined) throw new Error(`no outcome for the resolution of ${outboxEventId}`);
   return outcome;
 }
 
@@ -165,7 +156,7 @@ async function recordAcceptServer(
     `INSERT INTO sync_history (tenant_id, entity_type, entity_id, server_version, operation, committed_at,
                                edited_at, origin_user_id, origin_client_id, origin_outbox_event_id, decision, changes)
      SELECT $1, $2, $3,
-            coalesce((SELECT server_version FROM "${tableOf(type.data)}" WHERE tenant_id = $1 AND id = $3),
+            coalesce((SELECT server_version FROM ${quoteIdentifier(tableOf(type.data))} WHERE tenant_id = $1 AND id = $3),
                      (SELECT max(server_version) FROM sync_history WHERE tenant_id = $1 AND entity_id = $3),
                      $4),
             $5, now(), $6, $7, $8, $9, 'ACCEPT_SERVER', '{}'`,

@@ -5,7 +5,8 @@ import {
 } from '../../../shared/protocol.ts';
 import { uuidSchema } from '../../../shared/entities.ts';
 import { SyncError } from '../../errors.ts';
-import { uploadEvents, type EventOutcome, type UploadDeps } from '../../upload/batch.ts';
+import { uploadEvents, type UploadDeps } from '../../upload/batch.ts';
+import type { EventOutcome } from '../../upload/outcomes.ts';
 import { ColumnCatalog } from '../../upload/columns.ts';
 import { resolveConflict } from '../../upload/resolve.ts';
 import type { ApiDeps, ApiRoutes } from '../app.ts';
