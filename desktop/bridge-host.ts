@@ -1,4 +1,5 @@
 import type { EntityType } from '../shared/entities.ts';
+import type { HistoryResponse } from '../shared/protocol.ts';
 import { isEntityType } from '../shared/entities.ts';
 import {
   SCREEN_QUERY_ARGS,
@@ -7,6 +8,8 @@ import {
   type DeskBridge,
   type EntityRecord,
   type ListQuery,
+  type PendingEdit,
+  type RecordHistory,
   type Refusal,
   type SaveResult,
   type ScreenQuery,
@@ -18,6 +21,24 @@ import type { SyncStatus } from './sync/index.ts';
 export interface StatusSource {
   status(): SyncStatus | null;
   onStatus(listener: (status: SyncStatus) => void): () => void;
+  /** A record's history from the server, through the sync service; absent or throwing: offline. */
+  history?(type: EntityType, id: string): Promise<HistoryResponse>;
+}
+
+/** What a sync service offers the host (DeskSync has all of it; `history` is optional for tests). */
+export interface SyncSource {
+  status: SyncStatus;
+  onStatus(l: (s: SyncStatus) => void): () => void;
+  history?(type: EntityType, id: string): Promise<HistoryResponse>;
+}
+
+/** Why the server's history could not be read, in words for the panel. */
+function offlineReason(err: unknown): string {
+  const status = (err as { status?: unknown }).status;
+  const kind = (err as { kind?: unknown }).kind;
+  if (kind === 'network') return 'The server cannot be reached: you are offline.';
+  if (status === 401 || status === 403) return 'The server refused this desk: its access must be renewed.';
+  return 'The server could not answer just now.';
 }
 
 const DEFAULT_LIMIT = 500;
@@ -154,6 +175,29 @@ export class BridgeHost implements DeskBridge {
     return Promise.resolve(this.source.status());
   }
 
+  async history(type: EntityType, id: string): Promise<RecordHistory> {
+    const wanted = entityType(type);
+    const pending: PendingEdit[] = this.store.pendingEditsOf(wanted, id).map((event) => ({
+      outboxEventId: event.id,
+      operation: event.operation,
+      payload: event.payload,
+      createdAt: event.createdAt,
+      status: event.status ?? 'PENDING',
+    }));
+    if (this.source.history === undefined) {
+      return { online: false, reason: 'This desk is not connected to a server.', pending };
+    }
+    try {
+      const answer = await this.source.history(wanted, id);
+      return { online: true, entries: answer.entries, pending };
+    } catch (err) {
+      // Made on this desk and not uploaded yet: the server has never heard of it.
+      if ((err as { code?: unknown }).code === 'UNKNOWN_ENTITY')
+        return { online: true, entries: [], pending };
+      return { online: false, reason: offlineReason(err), pending };
+    }
+  }
+
   subscribe(listener: (event: BridgeEvent) => void): () => void {
     const offs = [
       this.source.onStatus((status) => listener({ kind: 'status', status })),
@@ -210,18 +254,20 @@ export class BridgeHost implements DeskBridge {
       }
       case 'status':
         return this.status();
+      case 'history':
+        return this.history(entityType(a), text(b));
     }
   }
 }
 
 /** A status source whose sync service can be swapped (started, stopped, started again). */
 export class SwitchableStatus implements StatusSource {
-  private current: { status: SyncStatus; onStatus(l: (s: SyncStatus) => void): () => void } | null = null;
+  private current: SyncSource | null = null;
   private detach: (() => void) | null = null;
   private readonly listeners = new Set<(status: SyncStatus) => void>();
 
   /** Follows `sync` from now on (null: no sync service). */
-  use(sync: { status: SyncStatus; onStatus(l: (s: SyncStatus) => void): () => void } | null): void {
+  use(sync: SyncSource | null): void {
     this.detach?.();
     this.detach = null;
     this.current = sync;
@@ -232,6 +278,13 @@ export class SwitchableStatus implements StatusSource {
 
   status(): SyncStatus | null {
     return this.current?.status ?? null;
+  }
+
+  /** Through the sync service in use; none (or one without `history`): offline. */
+  history(type: EntityType, id: string): Promise<HistoryResponse> {
+    const sync = this.current;
+    if (sync?.history === undefined) return Promise.reject(new Error('no sync service'));
+    return sync.history(type, id);
   }
 
   onStatus(listener: (status: SyncStatus) => void): () => void {

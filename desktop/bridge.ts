@@ -1,4 +1,5 @@
 import type { EntityType } from '../shared/entities.ts';
+import type { HistoryEntry } from '../shared/protocol.ts';
 import type { ConflictView, FieldIssue, ResolutionChoice } from './store/index.ts';
 import type { SyncStatus } from './sync/index.ts';
 
@@ -55,6 +56,24 @@ export interface Refusal {
   createdAt: string;
 }
 
+/** An edit of this desk the server has not settled yet, as a History panel shows it offline. */
+export interface PendingEdit {
+  outboxEventId: string;
+  operation: 'CREATE' | 'UPDATE' | 'DELETE';
+  payload: Record<string, unknown>;
+  /** When the edit was made (ISO). */
+  createdAt: string;
+  status: 'PENDING' | 'SENT' | 'CONFLICT' | 'ACKNOWLEDGED' | 'FAILED';
+}
+
+/**
+ * A record's history: the server's entries (newest first) when it answered, else why not and what this
+ * desk knows itself. Either way, the desk's own unsettled edits of the record.
+ */
+export type RecordHistory =
+  | { online: true; entries: HistoryEntry[]; pending: PendingEdit[] }
+  | { online: false; reason: string; pending: PendingEdit[] };
+
 /** Something the screens should redraw for. */
 export type BridgeEvent =
   { kind: 'status'; status: SyncStatus } | { kind: 'changed'; type: EntityType; source: 'local' | 'server' };
@@ -83,6 +102,8 @@ export interface DeskBridge {
   resolve(outboxEventId: string, choice: ResolutionChoice): Promise<void>;
   /** The sync status now; null before the sync service has started. */
   status(): Promise<SyncStatus | null>;
+  /** Who changed a record, when and from where (needs the server; offline: this desk's own edits). */
+  history(type: EntityType, id: string): Promise<RecordHistory>;
   /** Listens to status changes and data changes; returns the unsubscribe function. */
   subscribe(listener: (event: BridgeEvent) => void): () => void;
 }
@@ -103,6 +124,7 @@ export const BRIDGE_METHODS: readonly BridgeMethod[] = [
   'conflicts',
   'resolve',
   'status',
+  'history',
 ];
 
 export function isBridgeMethod(value: unknown): value is BridgeMethod {

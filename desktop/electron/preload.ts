@@ -21,6 +21,7 @@ const deskBridge: DeskBridge = {
   conflicts: () => call('conflicts'),
   resolve: (outboxEventId: string, choice: ResolutionChoice) => call('resolve', outboxEventId, choice),
   status: () => call('status'),
+  history: (type: EntityType, id: string) => call('history', type, id),
   subscribe(listener) {
     const handler = (_event: IpcRendererEvent, payload: BridgeEvent): void => listener(payload);
     ipcRenderer.on(IPC_EVENT, handler);

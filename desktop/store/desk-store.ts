@@ -229,6 +229,11 @@ export class DeskStore {
     return this.outbox.byStatus('FAILED').map(toWireEvent);
   }
   /** Rejected events the user has not dismissed, oldest first. */
+  /** The edits of one record this desk has not settled with the server yet, oldest first (History offline). */
+  pendingEditsOf(type: EntityType, id: string): OutboxEvent[] {
+    return this.outbox.unresolvedOf(type, id).map(toWireEvent);
+  }
+
   refusals(): OutboxEvent[] {
     return this.outbox.refused().map(toWireEvent);
   }

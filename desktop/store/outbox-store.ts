@@ -82,6 +82,7 @@ export class OutboxStore {
   private readonly refusedStmt: Database.Statement<[], OutboxRow>;
   private readonly heldStmt: Database.Statement<[], { n: number }>;
   private readonly dismissStmt: Database.Statement<[string, string]>;
+  private readonly unresolvedOfStmt: Database.Statement<[EntityType, string], OutboxRow>;
   constructor(db: Database.Database) {
     this.insertStmt = db.prepare(`
       INSERT INTO outbox_events (id, tenant_id, entity_type, entity_id, operation, payload, local_version, created_at, status)
@@ -112,6 +113,9 @@ export class OutboxStore {
     this.heldStmt = db.prepare(
       `SELECT count(*) AS n FROM outbox_events o WHERE status = 'PENDING' AND ${HELD_BEHIND_CONFLICT}`,
     );
+    this.unresolvedOfStmt = db.prepare(`
+      SELECT * FROM outbox_events
+      WHERE entity_type = ? AND entity_id = ? AND status IN ${UNRESOLVED_STATUSES} ORDER BY seq`);
     this.dismissStmt = db.prepare(
       `UPDATE outbox_events SET dismissed_at = ? WHERE id = ? AND status = 'FAILED' AND dismissed_at IS NULL`,
     );
@@ -186,6 +190,11 @@ export class OutboxStore {
     const keys = new Set<string>();
     for (const row of this.unresolvedKeysStmt.iterate()) keys.add(entityKey(row.entity_type, row.entity_id));
     return keys;
+  }
+
+  /** One entity's edits not yet settled with the server (pending, sent, or in conflict), oldest first. */
+  unresolvedOf(type: EntityType, id: string): OutboxRow[] {
+    return this.unresolvedOfStmt.all(type, id);
   }
 
   hasUnresolved(type: EntityType, id: string): boolean {

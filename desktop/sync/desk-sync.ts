@@ -5,9 +5,13 @@ import { Backoff, sleep, Wakeup } from '../../shared/timing.ts';
 import { CatchUp } from './catch-up.ts';
 import { ChecksumCheck } from './checksum-check.ts';
 import { LiveSocket, socketUrlOf, type LiveEnd } from './live-socket.ts';
-import { SyncHttp, SyncHttpError, type TokenProvider } from './sync-http.ts';
+import { historyResponseSchema, type HistoryResponse } from '../../shared/protocol.ts';
+import { SyncHttp, SyncHttpError, withSchema, type TokenProvider } from './sync-http.ts';
 import { SyncStatusBoard, type ChecksumStatus, type SyncStatus } from './sync-status.ts';
 import { UploadLoop } from './upload-loop.ts';
+
+/** Entries a History panel asks for: a record's last 50 changes say who and when for a parent. */
+const HISTORY_PAGE = 50;
 
 /** A long-running part of the desk (same shape as the server's). */
 export interface Service {
@@ -87,6 +91,7 @@ export class DeskSync implements Service {
   private readonly download: CatchUp;
   private readonly checker: ChecksumCheck;
   private readonly live: LiveSocket;
+  private readonly http: SyncHttp;
   private readonly backoff: Backoff;
   private readonly downloadWake = new Wakeup();
   private readonly abort = new AbortController();
@@ -107,11 +112,11 @@ export class DeskSync implements Service {
     this.store = config.store;
     this.socketAvailable = options.socket;
     this.backoff = new Backoff(options.backoff);
-    const http = new SyncHttp(log.child({ part: 'http' }), {
+    const http = (this.http = new SyncHttp(log.child({ part: 'http' }), {
       serverUrl: config.serverUrl,
       token: config.token,
       timeoutMs: options.requestTimeoutMs,
-    });
+    }));
     const store = config.store;
     const status = this.board;
     this.upload = new UploadLoop(log.child({ part: 'upload' }), {
@@ -154,6 +159,15 @@ export class DeskSync implements Service {
         connectTimeoutMs: options.requestTimeoutMs,
       },
     });
+  }
+
+  /** One record's history from the server (POST /api/sync/history); throws SyncHttpError offline. */
+  history(type: EntityType, id: string): Promise<HistoryResponse> {
+    return this.http.post(
+      '/api/sync/history',
+      { entityType: type, entityId: id, limit: HISTORY_PAGE },
+      withSchema(historyResponseSchema),
+    );
   }
 
   get status(): SyncStatus {

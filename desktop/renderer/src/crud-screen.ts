@@ -2,6 +2,7 @@ import type { EntityType } from '../../../shared/entities.ts';
 import type { DeskBridge, EntityRecord } from '../../bridge.ts';
 import type { FieldIssue } from '../../store/index.ts';
 import { h } from './dom.ts';
+import { historyPanel } from './history-panel.ts';
 import { confirmDelete, row, rowActions, table } from './lists.ts';
 
 export type SaveFields = (fields: Record<string, unknown>) => Promise<FieldIssue[]>;
@@ -106,7 +107,11 @@ export class CrudScreen {
         () => this.close(),
       )
       .then((form) => {
-        this.formBox.replaceChildren(form);
+        // Every record's edit form says who changed it, when and from where.
+        this.formBox.replaceChildren(
+          form,
+          ...(entity === 'new' ? [] : [historyPanel(this.bridge, this.config.type, entity.id)]),
+        );
         form.querySelector('input')?.focus();
       })
       .catch(this.fail);

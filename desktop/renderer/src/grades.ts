@@ -3,6 +3,7 @@ import type { DeskBridge, EntityRecord, Refusal } from '../../bridge.ts';
 import type { FieldIssue } from '../../store/index.ts';
 import { display, h } from './dom.ts';
 import { check, showIssues, type Checked } from './forms.ts';
+import { historyPanel } from './history-panel.ts';
 import { personName, table } from './lists.ts';
 
 /** The score of one grade: the shared GRADE schema, plus the exam's own bounds. */
@@ -34,6 +35,8 @@ export class GradesPanel {
   private readonly problems = new Map<string, FieldIssue[]>();
   /** The stored grade each typed score was based on: when it changes (saved elsewhere), the typing goes. */
   private readonly basis = new Map<string, string>();
+  /** The History panel of one grade, kept across redraws until another exam is shown. */
+  private history: HTMLElement | null = null;
 
   constructor(
     private readonly bridge: DeskBridge,
@@ -44,6 +47,7 @@ export class GradesPanel {
 
   show(exam: EntityRecord | null): void {
     if (exam?.id !== this.exam?.id) {
+      this.history = null;
       this.typed.clear();
       this.problems.clear();
       this.basis.clear();
@@ -112,6 +116,13 @@ export class GradesPanel {
             { 'data-test': 'save-grade', onclick: () => void this.save(exam, student, grade, input, tr) },
             'Save',
           ),
+          grade === undefined
+            ? null
+            : h(
+                'button',
+                { 'data-test': 'grade-history', onclick: () => this.showHistory(grade, student) },
+                'History',
+              ),
         ),
       );
       const refused = refusals
@@ -128,7 +139,16 @@ export class GradesPanel {
     this.root.replaceChildren(
       h('h2', {}, `Grades: ${display(exam.subject)}, ${display(exam.date)} (out of ${maxScore})`),
       table(['Student', 'Score', ''], rows, 'This class has no students yet.'),
+      ...(this.history === null ? [] : [this.history]),
     );
+  }
+
+  private showHistory(grade: EntityRecord, student: EntityRecord): void {
+    this.history = historyPanel(this.bridge, 'GRADE', grade.id, {
+      open: true,
+      title: `History of ${personName(student)}'s grade`,
+    });
+    this.refresh();
   }
 
   private forget(studentId: string): void {

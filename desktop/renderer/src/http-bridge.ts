@@ -6,6 +6,7 @@ import type {
   EntityRecord,
   ListQuery,
   Refusal,
+  RecordHistory,
   SaveResult,
   ScreenQuery,
 } from '../../bridge.ts';
@@ -51,6 +52,9 @@ export class HttpBridge implements DeskBridge {
   }
   status(): Promise<SyncStatus | null> {
     return this.call('status', []);
+  }
+  history(type: EntityType, id: string): Promise<RecordHistory> {
+    return this.call('history', [type, id]);
   }
 
   subscribe(listener: (event: BridgeEvent) => void): () => void {
