@@ -202,7 +202,8 @@ function placeForPostgresUser(
 ): { dataDir: string; binDir: string | null; notes: string[] } {
   const notes: string[] = [];
   let dataDir = join(root, 'pg');
-  if (reachableByOthers(root)) {
+  // The data folder itself is ours to open (traversal only); a closed folder above it is not.
+  if (!ancestors(root).some(closedToOthers)) {
     chmodSync(root, 0o711);
   } else {
     const name = `${basename(dirname(root)) || 'root'}-${createHash('sha256').update(root).digest('hex').slice(0, 12)}`;
