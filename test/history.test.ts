@@ -12,6 +12,7 @@ import {
   type SyncUpResponse,
 } from '../shared/protocol.ts';
 import { signToken } from '../server/auth/tokens.ts';
+import { readHistory } from '../server/history/read.ts';
 import type { RunningServer } from '../server/server.ts';
 import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts';
 import { createTenant, startFullServer, TEST_JWT_SECRET } from './support/http.ts';
@@ -278,6 +279,25 @@ describe('record history', () => {
     await entriesOf(create.entityId, 1);
     await db.pool.query('DELETE FROM sync_history WHERE entity_id = $1', [create.entityId]);
     expect(await history(create.entityId)).toEqual({ entries: [] });
+  });
+
+  it('a field hidden after its changes were stored is left out when they are read', async () => {
+    const teacherId = randomUUID();
+    await db.pool.query(
+      `INSERT INTO teachers (tenant_id, id, first_name, last_name, email) VALUES ($1, $2, 'Ada', 'Ba', 'a@b.c')`,
+      [tenant, teacherId],
+    );
+    await waitFor(async () => {
+      const found = await db.pool.query('SELECT 1 FROM sync_history WHERE entity_id = $1', [teacherId]);
+      return found.rowCount === 1;
+    });
+    const read = (hidden: string[]) =>
+      readHistory(db.pool, { tenantId: tenant, entityType: 'TEACHER', entityId: teacherId, hidden });
+    expect((await read([])).entries[0]?.changes).toMatchObject({ email: { from: null, to: 'a@b.c' } });
+    expect((await read(['email'])).entries[0]?.changes).toEqual({
+      firstName: { from: null, to: 'Ada' },
+      lastName: { from: null, to: 'Ba' },
+    });
   });
 
   it('history survives sync-admin prune --older-than 0d of the change log, and sync-admin history prints it', async () => {
