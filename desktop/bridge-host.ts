@@ -189,11 +189,11 @@ export class BridgeHost implements DeskBridge {
     }
     try {
       const answer = await this.source.history(wanted, id);
-      return { online: true, entries: answer.entries, pending };
+      return { online: true, entries: answer.entries, pending, thisClientId: this.store.clientId };
     } catch (err) {
       // Made on this desk and not uploaded yet: the server has never heard of it.
       if ((err as { code?: unknown }).code === 'UNKNOWN_ENTITY')
-        return { online: true, entries: [], pending };
+        return { online: true, entries: [], pending, thisClientId: this.store.clientId };
       return { online: false, reason: offlineReason(err), pending };
     }
   }

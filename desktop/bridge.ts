@@ -71,7 +71,7 @@ export interface PendingEdit {
  * desk knows itself. Either way, the desk's own unsettled edits of the record.
  */
 export type RecordHistory =
-  | { online: true; entries: HistoryEntry[]; pending: PendingEdit[] }
+  | { online: true; entries: HistoryEntry[]; pending: PendingEdit[]; thisClientId: string }
   | { online: false; reason: string; pending: PendingEdit[] };
 
 /** Something the screens should redraw for. */

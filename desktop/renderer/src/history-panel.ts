@@ -38,7 +38,7 @@ export function changeWords(entry: Pick<HistoryEntry, 'operation' | 'changes'>):
  * received 29 Nov 08:02"; "Changed on the server (web app): Score 12 → 13, on 29 Nov 08:02"; "Kept
  * a.sow's version after a conflict: Score 13 → 14, …".
  */
-export function entryWords(entry: HistoryEntry): string {
+export function entryWords(entry: HistoryEntry, thisClientId = ''): string {
   const user = entry.origin.userId ?? 'someone';
   let what = changeWords(entry);
   if (entry.decision === 'ACCEPT_SERVER') what = "Kept the server's version after a conflict";
@@ -46,7 +46,8 @@ export function entryWords(entry: HistoryEntry): string {
   if (entry.origin.kind === 'SERVER') {
     return `Changed on the server (web app): ${what}, on ${dayTime(entry.committedAt)}`;
   }
-  const who = `by ${user} on desk ${entry.origin.clientId ?? '?'}`;
+  const desk = entry.origin.clientId ?? '?';
+  const who = `by ${user} ${desk === thisClientId ? 'on this desk' : `on desk ${desk}`}`;
   const edited = entry.editedAt;
   const late = edited !== undefined && Date.parse(entry.committedAt) - Date.parse(edited) > OFFLINE_AFTER_MS;
   const when = late
@@ -121,7 +122,11 @@ export function historyPanel(
           return;
         }
         const entries = history.entries.map((entry) =>
-          h('li', { 'data-test': 'history-entry', 'data-origin': entry.origin.kind }, entryWords(entry)),
+          h(
+            'li',
+            { 'data-test': 'history-entry', 'data-origin': entry.origin.kind },
+            entryWords(entry, history.thisClientId),
+          ),
         );
         body.replaceChildren(
           ...(pending === null ? [] : [pending]),
