@@ -113,6 +113,8 @@ export const syncDownRequestSchema = z.object({
   lastSyncTimestamp: timestamp.nullish(),
   entityTypes: z.array(entityTypeSchema).min(1).optional(),
   limit: z.number().int().min(1).optional(),
+  /** Ask for `remaining` (a desk's first page of a catch-up, to show "N of M"). */
+  countRemaining: z.boolean().optional(),
 });
 export type SyncDownRequest = z.infer<typeof syncDownRequestSchema>;
 
@@ -121,6 +123,8 @@ export const syncDownResponseSchema = z.object({
   cursor,
   hasMore: z.boolean(),
   syncTimestamp: timestamp,
+  /** With countRemaining: changes of the types asked after `cursor`, counted in the page's snapshot. */
+  remaining: z.number().int().nonnegative().optional(),
 });
 export type SyncDownResponse = z.infer<typeof syncDownResponseSchema>;
 

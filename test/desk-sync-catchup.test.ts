@@ -59,6 +59,11 @@ describe('catch-up after a long time offline', () => {
     expect(desk.store.count('STUDENT')).toBe(25_000);
     expect(sync.status.checksum?.resynced).toEqual([]);
     expect(desk.store.checksums()).toEqual(await server.checksums(tenant, ENTITY_TYPES));
+    // The bar said "N of 50 000" from the first page on (PROTOCOL countRemaining), N growing to the total.
+    const shown = desk.statuses.flatMap((s) => (s.progress?.kind === 'catch-up' ? [s.progress] : []));
+    expect(shown.length).toBeGreaterThan(1);
+    expect(new Set(shown.map((p) => p.total))).toEqual(new Set([50_000]));
+    expect(shown.at(-1)?.done).toBe(50_000);
     console.log(`D1: 50 000 changes caught up and checked in ${seconds.toFixed(1)} s`);
   });
 });

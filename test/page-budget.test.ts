@@ -128,6 +128,7 @@ describe('page byte budget (limits.pageMaxBytes)', () => {
       1000,
       null,
       BUDGET,
+      false,
     ]);
     const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
     expect(text).toMatch(/Index (Only )?Scan using sync_events_tenant_modified_idx/);

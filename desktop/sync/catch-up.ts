@@ -169,7 +169,8 @@ export class CatchUp {
     const { store, http, options } = this.deps;
     const start = must(store.syncState().cursor, 'catch-up needs a cursor: snapshot first');
     const progress: DownloadProgress = { kind: 'catch-up', done: 0, total: null, pages: 0 };
-    const fetchPage = (cursor: string): Promise<SyncDownResponse> =>
+    // The first page asks how many changes follow it (PROTOCOL countRemaining): the bar shows "N of M".
+    const fetchPage = (cursor: string, countRemaining: boolean): Promise<SyncDownResponse> =>
       http.post(
         '/api/sync/down',
         {
@@ -177,16 +178,20 @@ export class CatchUp {
           cursor,
           limit: options.downLimit,
           ...(options.entityTypes === null ? {} : { entityTypes: options.entityTypes }),
+          ...(countRemaining ? { countRemaining } : {}),
         },
         parseDownPage,
         signal,
       );
     let cursor = start;
     try {
-      let next = fetchPage(cursor);
+      let next = fetchPage(cursor, true);
       for (;;) {
         const page = await next;
-        if (page.hasMore) next = quiet(fetchPage(page.cursor));
+        if (page.hasMore) next = quiet(fetchPage(page.cursor, false));
+        if (progress.pages === 0 && page.remaining !== undefined) {
+          progress.total = page.changes.length + page.remaining;
+        }
         if (page.changes.length > 0 || page.cursor !== cursor) {
           store.applyChanges(page.changes, page.cursor, {
             syncTimestamp: page.syncTimestamp,

@@ -19,6 +19,8 @@ export interface CatchUpRequest {
   /** Fields that never leave the server, per type: stripped again at read time, so that a field hidden
    * after its changes were captured does not leave either. */
   hiddenFields: Partial<Record<EntityType, readonly string[]>>;
+  /** PROTOCOL countRemaining: also say how many changes of these types follow the page. */
+  countRemaining?: boolean;
 }
 
 /**
@@ -30,6 +32,8 @@ export interface CatchUpPage {
   count: number;
   cursor: string;
   hasMore: boolean;
+  /** Changes of the types asked after `cursor`, when counted; null otherwise. */
+  remaining: number | null;
 }
 
 /** Reads the next page of a tenant's log. Throws INVALID_CURSOR (400) or RESYNC_REQUIRED (410). */
@@ -42,6 +46,7 @@ export async function readCatchUp(pool: Pool, request: CatchUpRequest): Promise<
     limit: request.limit,
     maxBytes: request.maxBytes,
     hiddenFields: request.hiddenFields,
+    countRemaining: request.countRemaining === true,
   });
   checkPosition(position, page.state);
 
@@ -55,6 +60,7 @@ export async function readCatchUp(pool: Pool, request: CatchUpRequest): Promise<
     count: page.count,
     cursor: encodeCursor({ epoch: page.state.epoch, eventId }),
     hasMore: page.hasMore,
+    remaining: page.remaining,
   };
 }
 
@@ -74,5 +80,6 @@ function pageStart(position: CursorPosition | null, lastSyncTimestamp: string | 
 
 /** The `/api/sync/down` response body, spliced around the page's JSON text. */
 export function downResponseJson(page: CatchUpPage, syncTimestamp: string): string {
-  return `{"changes":${page.changesJson},"cursor":${JSON.stringify(page.cursor)},"hasMore":${page.hasMore},"syncTimestamp":${JSON.stringify(syncTimestamp)}}`;
+  const remaining = page.remaining === null ? '' : `,"remaining":${page.remaining}`;
+  return `{"changes":${page.changesJson},"cursor":${JSON.stringify(page.cursor)},"hasMore":${page.hasMore},"syncTimestamp":${JSON.stringify(syncTimestamp)}${remaining}}`;
 }

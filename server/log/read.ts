@@ -16,6 +16,8 @@ export interface ChangesPageQuery {
   maxBytes: number;
   /** Fields stripped from payloads at read time, per type (capture already leaves them out). */
   hiddenFields: Partial<Record<EntityType, readonly string[]>>;
+  /** Also count, in the same snapshot, the changes (of these types) after the page: `remaining`. */
+  countRemaining?: boolean;
 }
 
 /**
@@ -33,6 +35,8 @@ export interface ChangesPage {
   /** Id of the last change in the page; null when the page is empty. */
   lastId: number | null;
   hasMore: boolean;
+  /** Changes (of the types read) after the page, when asked for; null otherwise. */
+  remaining: number | null;
 }
 
 /**
@@ -91,7 +95,10 @@ export function spliceChange(
 }
 
 // $1 tenant, $2 cursor event id, $3 cursor epoch, $4 lastSyncTimestamp, $5 entity types, $6 limit,
-// $7 hidden fields as {"TYPE": ["field", …]} or null, $8 byte budget.
+// $7 hidden fields as {"TYPE": ["field", …]} or null, $8 byte budget, $9 count the changes after the start.
+// The count (countRemaining) walks sync_events_tenant_id_idx from the start once (its own CTE: in the
+// select list it would run for every row of the page), in the page's snapshot; the page's own changes are
+// taken off it in readChangesPage.
 // `since`: the first change committed after the time, by (modified_at, id) so that every row of one
 // transaction (they share one commit time) is included (one probe of sync_events_tenant_modified_idx);
 // rows are then read by id, which is commit order.
@@ -120,12 +127,21 @@ start AS MATERIALIZED (
       ELSE $3::bigint = s.epoch AND $2::bigint >= s.floor_id AND $2::bigint <= s.last_issued_id
     END AS can_serve
   FROM state s
+),
+counted AS MATERIALIZED (
+  SELECT CASE WHEN $9::boolean AND st.can_serve THEN (
+      SELECT count(*) FROM sync_events c
+       WHERE c.tenant_id = $1 AND c.id > st.after_id
+         AND ($5::text[] IS NULL OR c.entity_type = ANY ($5::text[]))
+    ) ELSE -1 END AS after_start
+  FROM start st
 )
 SELECT
-  concat_ws(',', st.epoch, st.floor_id, st.last_issued_id, st.tail_id, st.after_id) AS state,
+  concat_ws(',', st.epoch, st.floor_id, st.last_issued_id, st.tail_id, st.after_id, n.after_start) AS state,
   p.fits,
   ${changeColumnsSql('p', '$7')}
 FROM start st
+CROSS JOIN counted n
 LEFT JOIN LATERAL (
   SELECT b.id, b.entity_type, b.entity_id, b.operation, CASE WHEN b.fits THEN b.payload END AS payload,
     b.server_version, b.modified_at, b.fits
@@ -166,12 +182,15 @@ export async function readChangesPage(pool: Pool, query: ChangesPageQuery): Prom
       query.limit,
       hiddenFieldsParam(query.hiddenFields),
       query.maxBytes,
+      query.countRemaining === true,
     ],
   });
   const rows = result.rows;
   const first = rows[0];
   if (first === undefined) throw new Error('sync-down page query returned no row');
-  const [epoch = 0, floorId = 0, lastIssuedId = 0, tailId = 0, afterId = 0] = first[0].split(',').map(Number);
+  const [epoch = 0, floorId = 0, lastIssuedId = 0, tailId = 0, afterId = 0, counted = -1] = first[0]
+    .split(',')
+    .map(Number);
   let count = 0;
   while (count < rows.length && count < query.limit && rows[count]![1] === true) count++;
 
@@ -195,6 +214,7 @@ export async function readChangesPage(pool: Pool, query: ChangesPageQuery): Prom
     lastId: count === 0 ? null : previous,
     // Rows past the page: the one over the limit, or the first that did not fit the budget.
     hasMore: rows.length > count && first[2] !== null,
+    remaining: counted < 0 ? null : Math.max(0, counted - count),
   };
 }
 

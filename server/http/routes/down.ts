@@ -25,6 +25,7 @@ export const registerDownRoutes: ApiRoutes = (api, deps: ApiDeps) => {
         limit: effectiveLimit(body.limit, { default: limits.downDefault, max: limits.downMax }),
         maxBytes: limits.pageMaxBytes,
         hiddenFields: deps.rules.hiddenFields,
+        countRemaining: body.countRemaining === true,
       });
       request.syncResult.eventsCount = page.count;
       return reply
