@@ -123,6 +123,32 @@ async function rawRun(pool: Pool, tenantId: string): Promise<Run> {
   return { changes, seconds: (performance.now() - started) / 1000 };
 }
 
+/** Median time of the first page (cursor null), with or without countRemaining, over `rounds` requests. */
+async function firstPageMs(
+  port: number,
+  token: string,
+  countRemaining: boolean,
+  rounds = 15,
+): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    const started = performance.now();
+    const response = await fetch(`http://127.0.0.1:${port}/api/sync/down`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        clientId: 'bench-desk',
+        limit: LIMIT,
+        ...(countRemaining ? { countRemaining } : {}),
+      }),
+    });
+    const page = (await response.json()) as { remaining?: number };
+    times.push(performance.now() - started);
+    if (countRemaining && page.remaining === undefined) throw new Error('no remaining in the answer');
+  }
+  return times.sort((a, b) => a - b)[Math.floor(rounds / 2)]!;
+}
+
 const peak = (samples: readonly { kb: number }[]): number => samples.reduce((m, s) => Math.max(m, s.kb), 0);
 
 /** Peak RSS while each tenth of the pages was being served: flat when memory does not grow with the backlog. */
@@ -198,6 +224,10 @@ async function main(): Promise<void> {
     rss.stop();
     const raw = await rawRun(pool, tenantId);
     await pool.end();
+    // Alternated, so that neither side always runs on a warmer cache.
+    const plainMs = await firstPageMs(server.port, token, false);
+    const countedMs = await firstPageMs(server.port, token, true);
+    const plainAgainMs = await firstPageMs(server.port, token, false);
 
     const rate = (run: Run) => Math.round(run.changes / run.seconds);
     console.log('');
@@ -214,6 +244,11 @@ async function main(): Promise<void> {
     console.log(`                   ${rssByTenth(rss.samples, pageMarks).map(mb).join(', ')}`);
     console.log(
       `                   overall peak ${mb(peak(rss.samples))} (${rss.samples.length} samples, every 100 ms)`,
+    );
+    const without = (plainMs + plainAgainMs) / 2;
+    console.log(
+      `  first page       ${countedMs.toFixed(1)} ms with countRemaining (counts ${EVENTS.toLocaleString('en')}) vs ` +
+        `${without.toFixed(1)} ms without, same run: +${(countedMs - without).toFixed(1)} ms, asked once per catch-up`,
     );
     if (http.changes !== EVENTS) throw new Error(`expected ${EVENTS} changes, got ${http.changes}`);
   } finally {
