@@ -71,7 +71,7 @@ describe('sync-admin', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('A1: tenant create prints only the new id, which exists in tenants with its name', async () => {
+  it('tenant create prints only the new id, which exists in tenants with its name', async () => {
     const run = await sync(['tenant', 'create', '--name', 'Lycée Victor Hugo'], withDb);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^[0-9a-f-]{36}\n$/);
@@ -81,7 +81,7 @@ describe('sync-admin', () => {
     expect(row.rows).toEqual([{ name: 'Lycée Victor Hugo' }]);
   });
 
-  it('A2: tenant create applies the migrations first, so it works on a fresh database', async () => {
+  it('tenant create applies the migrations first, so it works on a fresh database', async () => {
     const fresh = await createTestDatabase({ migrated: false });
     try {
       const run = await sync(['tenant', 'create', '--name', 'First school'], {
@@ -98,7 +98,7 @@ describe('sync-admin', () => {
     }
   });
 
-  it('A3: tenant list shows every tenant, as a table by default and as JSON with --json', async () => {
+  it('tenant list shows every tenant, as a table by default and as JSON with --json', async () => {
     const id = await createTenant('École Jules Ferry');
     const table = await sync(['tenant', 'list'], withDb);
     expect(table.code, table.stderr).toBe(0);
@@ -119,7 +119,7 @@ describe('sync-admin', () => {
     });
   });
 
-  it('A4: token prints only a JWT that verifyToken accepts, with the tenant, role, sub and --ttl expiry', async () => {
+  it('token prints only a JWT that verifyToken accepts, with the tenant, role, sub and --ttl expiry', async () => {
     const tenantId = await createTenant('Token school');
     const run = await sync(
       ['token', '--tenant', tenantId.toUpperCase(), '--role', 'dba', '--ttl', '90m', '--sub', 'user-42'],
@@ -136,7 +136,7 @@ describe('sync-admin', () => {
     expect(Math.abs(iat! - Date.now() / 1000)).toBeLessThan(60);
   });
 
-  it('A5: token defaults to sub "cli", a year for a desk (weeks offline must not lock it out), 8h for a person', async () => {
+  it('token defaults to sub "cli", a year for a desk (weeks offline must not lock it out), 8h for a person', async () => {
     const tenantId = await createTenant('Defaults school');
     const run = await sync(['token', '--tenant', tenantId, '--role', 'desk'], withDb);
     expect(run.code, run.stderr).toBe(0);
@@ -150,7 +150,7 @@ describe('sync-admin', () => {
     expect(lifetime.exp! - lifetime.iat!).toBe(8 * 3600);
   });
 
-  it('A6: token for a tenant that does not exist fails with exit 1, names it, and prints no token', async () => {
+  it('token for a tenant that does not exist fails with exit 1, names it, and prints no token', async () => {
     const missing = '00000000-0000-4000-8000-00000000dead';
     const run = await sync(['token', '--tenant', missing, '--role', 'desk'], withDb);
     expect(run.code).toBe(1);
@@ -158,7 +158,7 @@ describe('sync-admin', () => {
     expect(run.stderr).toContain(`tenant ${missing} does not exist`);
   });
 
-  it('A7: a bad command line exits 2 with a message naming the problem, and changes nothing', async () => {
+  it('a bad command line exits 2 with a message naming the problem, and changes nothing', async () => {
     const tenantId = await createTenant('Usage school');
     const before = await tenantCount();
     const cases: [string[], RegExp][] = [
@@ -194,7 +194,7 @@ describe('sync-admin', () => {
     expect(await tenantCount()).toBe(before);
   });
 
-  it('A8: without SYNC_JWT_SECRET, token refuses to sign for a DATABASE_URL server, naming the variable', async () => {
+  it('without SYNC_JWT_SECRET, token refuses to sign for a DATABASE_URL server, naming the variable', async () => {
     const tenantId = await createTenant('No secret school');
     const run = await sync(['token', '--tenant', tenantId, '--role', 'admin'], {
       DATABASE_URL: db.url,
@@ -205,7 +205,7 @@ describe('sync-admin', () => {
     expect(run.stderr).toMatch(/SYNC_JWT_SECRET is not set/);
   });
 
-  it('A8b: without SYNC_JWT_SECRET or DATABASE_URL, token signs with the secret the server generated under SYNC_DATA_DIR', async () => {
+  it('without SYNC_JWT_SECRET or DATABASE_URL, token signs with the secret the server generated under SYNC_DATA_DIR', async () => {
     const tenantId = await createTenant('Generated secret school');
     const serverDir = mkdtempSync(join(tmpdir(), 'sync-admin-secret-'));
     try {
@@ -232,14 +232,14 @@ describe('sync-admin', () => {
     }
   });
 
-  it('A9: an invalid environment exits 2 naming the variable', async () => {
+  it('an invalid environment exits 2 naming the variable', async () => {
     const run = await sync(['tenant', 'list'], { ...withDb, SYNC_JWT_SECRET: 'too-short' });
     expect(run.code).toBe(2);
     expect(run.stdout).toBe('');
     expect(run.stderr).toContain('SYNC_JWT_SECRET');
   });
 
-  it('A10: without DATABASE_URL, it works on the database a running server recorded under SYNC_DATA_DIR', async () => {
+  it('without DATABASE_URL, it works on the database a running server recorded under SYNC_DATA_DIR', async () => {
     const id = await createTenant('Embedded school');
     const serverDir = mkdtempSync(join(tmpdir(), 'sync-admin-server-'));
     try {
@@ -255,7 +255,7 @@ describe('sync-admin', () => {
     }
   });
 
-  it('A11: without DATABASE_URL and no running server, it says to set DATABASE_URL or start the server', async () => {
+  it('without DATABASE_URL and no running server, it says to set DATABASE_URL or start the server', async () => {
     const run = await sync(['tenant', 'list'], { SYNC_JWT_SECRET: SECRET });
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
@@ -263,7 +263,7 @@ describe('sync-admin', () => {
     expect(run.stderr).toMatch(/Set DATABASE_URL, or start the server with "npm start"/);
   });
 
-  it('A12: a database-url left by a server that is gone is reported as "not running" (exit 1)', async () => {
+  it('a database-url left by a server that is gone is reported as "not running" (exit 1)', async () => {
     const serverDir = mkdtempSync(join(tmpdir(), 'sync-admin-server-'));
     try {
       writeEmbeddedUrl(serverDir, `postgres://postgres:pw@127.0.0.1:${await freePort()}/school_sync`);
@@ -276,7 +276,7 @@ describe('sync-admin', () => {
     }
   });
 
-  it('A13: database failures exit 1 with a message that says what failed, never the password', async () => {
+  it('database failures exit 1 with a message that says what failed, never the password', async () => {
     const closed = `postgres://someone:s3cret@127.0.0.1:${await freePort()}/nowhere`;
     const refused = await sync(['tenant', 'list'], { ...withDb, DATABASE_URL: closed });
     expect(refused.code).toBe(1);
@@ -295,7 +295,7 @@ describe('sync-admin', () => {
     }
   });
 
-  it('A14: help and --help print usage on stdout and exit 0', async () => {
+  it('help and --help print usage on stdout and exit 0', async () => {
     const general = await sync(['help'], {});
     expect(general.code).toBe(0);
     for (const command of ['tenant create --name NAME', 'tenant list [--json]', 'token --tenant ID']) {

@@ -21,7 +21,7 @@ describe('embedded database URL record', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('E1: the record is readable by its owner only (0600), even when it replaces a looser file', () => {
+  it('the record is readable by its owner only (0600), even when it replaces a looser file', () => {
     const dataDir = join(dir, 'fresh', '.data');
     const path = writeEmbeddedUrl(dataDir, URL_A);
     expect(path).toBe(embeddedUrlPath(dataDir));
@@ -35,7 +35,7 @@ describe('embedded database URL record', () => {
     expect(readdirSync(dataDir)).toEqual(['database-url']);
   });
 
-  it('E2: no record reads as undefined; a record that is not a postgres URL is an error naming the file', () => {
+  it('no record reads as undefined; a record that is not a postgres URL is an error naming the file', () => {
     expect(readEmbeddedUrl(dir)).toBeUndefined();
     writeFileSync(embeddedUrlPath(dir), '\n');
     expect(readEmbeddedUrl(dir)).toBeUndefined();
@@ -43,7 +43,7 @@ describe('embedded database URL record', () => {
     expect(() => readEmbeddedUrl(dir)).toThrow(/database-url does not hold a postgres:\/\/ URL/);
   });
 
-  it('E3: removing with a URL removes only that record; without one, whatever is there', () => {
+  it('removing with a URL removes only that record; without one, whatever is there', () => {
     writeEmbeddedUrl(dir, URL_B);
     removeEmbeddedUrl(dir, URL_A);
     expect(readEmbeddedUrl(dir)).toBe(URL_B);

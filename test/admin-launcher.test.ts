@@ -31,7 +31,7 @@ describe('sync-admin launchers', () => {
   });
 
   // `--no`: npx must find the package's own bin, never fetch a package of that name from the registry.
-  it('L1: npx sync-admin and npm run -s sync-admin pass arguments through, keep stdout to the result and forward the exit status', async () => {
+  it('npx sync-admin and npm run -s sync-admin pass arguments through, keep stdout to the result and forward the exit status', async () => {
     const env = { DATABASE_URL: db.url, SYNC_JWT_SECRET: 'launcher-test-secret-0123456789abcdef' };
     const launchers: [string, string[]][] = [
       ['npx', ['--no', 'sync-admin']],

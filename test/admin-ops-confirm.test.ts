@@ -56,7 +56,7 @@ describe('sync-admin confirmation on a terminal', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('O11: slot recreate explains that every desk resyncs and acts only on "yes"', async () => {
+  it('slot recreate explains that every desk resyncs and acts only on "yes"', async () => {
     const tenant = await createTenant(db.pool, 'Asked school');
     const no = await answering('n', ['slot', 'recreate']);
     expect(no).toMatchObject({ code: 1, out: '' });
@@ -72,7 +72,7 @@ describe('sync-admin confirmation on a terminal', () => {
     expect(await epoch(tenant)).toBe(1);
   });
 
-  it('O12: publication remove of a synced entity table asks on a terminal', async () => {
+  it('publication remove of a synced entity table asks on a terminal', async () => {
     const no = await answering('', ['publication', 'remove', 'grades']);
     expect(no).toMatchObject({ code: 1, out: '' });
     const yes = await answering('y', ['publication', 'remove', 'grades']);

@@ -112,7 +112,7 @@ describe('sync-admin operations', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('O1: status reports slot, publication with REPLICA IDENTITY, capture progress and log per tenant, as a table and as JSON', async () => {
+  it('status reports slot, publication with REPLICA IDENTITY, capture progress and log per tenant, as a table and as JSON', async () => {
     const tenant = await createTenant(db.pool, 'Lycée Status');
     const ids = await insertEvents(db.pool, { tenantId: tenant, count: 5 });
     await db.pool.query(
@@ -179,7 +179,7 @@ describe('sync-admin operations', () => {
     expect(table.stdout).toMatch(/^ {2}WARNING SLOT_INACTIVE: /m);
   });
 
-  it('O2: status warns about an unpublished entity table, a published table without tenant_id or FULL identity, and a missing slot', async () => {
+  it('status warns about an unpublished entity table, a published table without tenant_id or FULL identity, and a missing slot', async () => {
     const pub = rules.capture.publicationName;
     await db.pool.query(`ALTER PUBLICATION ${pub} DROP TABLE teachers`);
     await db.pool.query(`ALTER PUBLICATION ${pub} ADD TABLE scratch`);
@@ -214,7 +214,7 @@ describe('sync-admin operations', () => {
     }
   });
 
-  it('O3: publication add sets REPLICA IDENTITY FULL and publishes the table; remove unpublishes it', async () => {
+  it('publication add sets REPLICA IDENTITY FULL and publishes the table; remove unpublishes it', async () => {
     expect(await replicaIdentity('notes')).toBe('d');
     const add = await sync(['publication', 'add', 'notes']);
     expect(add.code, add.stderr).toBe(0);
@@ -239,7 +239,7 @@ describe('sync-admin operations', () => {
     expect(await published('notes')).toBe(false);
   });
 
-  it('O4: publication add refuses a table without tenant_id, a missing table and a sync table, changing nothing', async () => {
+  it('publication add refuses a table without tenant_id, a missing table and a sync table, changing nothing', async () => {
     const cases: [string, RegExp][] = [
       ['scratch', /scratch has no tenant_id column/],
       ['no_such_table', /table no_such_table does not exist/],
@@ -254,7 +254,7 @@ describe('sync-admin operations', () => {
     expect(await replicaIdentity('scratch')).toBe('d');
   });
 
-  it('O5: publication remove of a synced entity table needs --yes off a terminal', async () => {
+  it('publication remove of a synced entity table needs --yes off a terminal', async () => {
     const refused = await sync(['publication', 'remove', 'absences']);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/absences is a synced entity table: .*Add --yes/);
@@ -273,7 +273,7 @@ describe('sync-admin operations', () => {
     expect(await published('absences')).toBe(true);
   });
 
-  it('O6: slot recreate --yes recreates the slot and bumps every epoch, so an old cursor gets 410', async () => {
+  it('slot recreate --yes recreates the slot and bumps every epoch, so an old cursor gets 410', async () => {
     const a = await createTenant(db.pool, 'Epoch A');
     const b = await createTenant(db.pool, 'Epoch B');
     const ids = await insertEvents(db.pool, { tenantId: a, count: 3 });
@@ -311,7 +311,7 @@ describe('sync-admin operations', () => {
     expect(capture.rows).toEqual([{ lsn: '0/0' }]);
   });
 
-  it('O7: prune --older-than deletes only older changes and raises each tenant floor to the highest pruned id', async () => {
+  it('prune --older-than deletes only older changes and raises each tenant floor to the highest pruned id', async () => {
     const a = await createTenant(db.pool, 'Prune A');
     const b = await createTenant(db.pool, 'Prune B');
     const old = new Date(Date.now() - 40 * DAY_MS);
@@ -344,7 +344,7 @@ describe('sync-admin operations', () => {
     expect(text.stdout).toMatch(/^sync_events: deleted 0 changes committed before \d{4}-/m);
   });
 
-  it('O8: prune --older-than 0d deletes every change committed before now; a null cursor then gets 410', async () => {
+  it('prune --older-than 0d deletes every change committed before now; a null cursor then gets 410', async () => {
     const tenant = await createTenant(db.pool, 'Prune all');
     const ids = await insertEvents(db.pool, { tenantId: tenant, count: 5 });
     const run = await sync(['prune', '--older-than', '0d']);
@@ -365,7 +365,7 @@ describe('sync-admin operations', () => {
     expect(missing.stderr).toMatch(/--older-than is required/);
   });
 
-  it('O9: prune applies the sync-rules retention to sync_log and sync_audit; auditDays 0 keeps the audit trail', async () => {
+  it('prune applies the sync-rules retention to sync_log and sync_audit; auditDays 0 keeps the audit trail', async () => {
     const tenant = await createTenant(db.pool, 'Retention');
     await db.pool.query(
       `INSERT INTO sync_log (tenant_id, client_id, direction, status, started_at, duration_ms)
@@ -404,7 +404,7 @@ describe('sync-admin operations', () => {
     expect(await clients('sync_audit')).toEqual(['new']);
   });
 
-  it('O10: help lists the operations commands', async () => {
+  it('help lists the operations commands', async () => {
     const help = await sync(['help']);
     expect(help.code).toBe(0);
     for (const line of [

@@ -11,7 +11,7 @@ const COLUMNS: Column<Row>[] = [
 ];
 
 describe('sync-admin output', () => {
-  it('O1: a table aligns its columns, has no trailing blanks and keeps one row per line', () => {
+  it('a table aligns its columns, has no trailing blanks and keeps one row per line', () => {
     const rows = [
       { id: '1', name: 'Lycée' },
       { id: '22222', name: 'two\nlines\tand tab' },
@@ -24,7 +24,7 @@ describe('sync-admin output', () => {
     expect(formatTable([], COLUMNS)).toBe('ID  NAME');
   });
 
-  it('O2: --json prints the records themselves', () => {
+  it('--json prints the records themselves', () => {
     const rows = [{ id: '1', name: 'A' }];
     expect(JSON.parse(formatRows(rows, COLUMNS, true))).toEqual(rows);
     expect(formatRows(rows, COLUMNS, false)).toBe('ID  NAME\n1   A');

@@ -105,7 +105,7 @@ describe('capture across process crashes', () => {
     await db?.drop();
   });
 
-  it('X1: kill -9 of capture in the middle of a 50 000-row write stream, then restart: every change is stored exactly once', async () => {
+  it('I1: kill -9 of capture in the middle of a 50 000-row write stream, then restart: every change is stored exactly once', async () => {
     const slot = rules.capture.slotName;
     const tenant = randomUUID();
     await db.pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'X1')`, [tenant]);
@@ -131,7 +131,7 @@ describe('capture across process crashes', () => {
     expect(second.lastStatus?.skippedTransactions).toBeLessThanOrEqual(1);
   });
 
-  it('X2: a standby takes over within seconds of a kill -9 of the leader mid-stream, and every change is stored exactly once', async () => {
+  it('a standby takes over within seconds of a kill -9 of the leader mid-stream, and every change is stored exactly once', async () => {
     const slot = rules.capture.slotName;
     const tenant = randomUUID();
     await db.pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'X2')`, [tenant]);
@@ -168,7 +168,7 @@ describe('capture across process crashes', () => {
     expect(standby.lastStatus?.skippedTransactions).toBeLessThanOrEqual(1);
   });
 
-  it('X3: on restart Postgres resends only from the stored LSN, and the transaction committed exactly there is skipped', async () => {
+  it('on restart Postgres resends only from the stored LSN, and the transaction committed exactly there is skipped', async () => {
     const slot = rules.capture.slotName;
     const tenant = randomUUID();
     await db.pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'X3')`, [tenant]);

@@ -39,7 +39,7 @@ function relation(name: string, columns: [string, number][]): Pgoutput.MessageRe
 }
 
 describe('capture decoding (pure)', () => {
-  it('D1: values become the JSON the protocol fixes, from the exact text Postgres printed', () => {
+  it('values become the JSON the protocol fixes, from the exact text Postgres printed', () => {
     const json = (oid: number, text: string): unknown => JSON.parse(jsonFragmentFor(oid)(text));
     expect(json(OID.int4, '-42')).toBe(-42);
     expect(json(OID.int8, '9007199254740991')).toBe(9007199254740991);
@@ -58,14 +58,14 @@ describe('capture decoding (pure)', () => {
     expect(json(9999, 'unknown type')).toBe('unknown type');
   });
 
-  it('D2: LSNs compare as 64-bit numbers, never as text; commit times keep their microseconds', () => {
+  it('LSNs compare as 64-bit numbers, never as text; commit times keep their microseconds', () => {
     expect(parseLsn('0/10') > parseLsn('0/9')).toBe(true);
     expect(parseLsn('1/0') > parseLsn('0/FFFFFFFF')).toBe(true);
     expect(formatLsn(parseLsn('00000016/0B374D48'))).toBe('16/B374D48');
     expect(microsToIso(1_714_557_600_123_456n)).toBe('2024-05-01T10:00:00.123456Z');
   });
 
-  it('D3: a row becomes a camelCase payload without hidden fields; other tables are skipped', () => {
+  it('a row becomes a camelCase payload without hidden fields; other tables are skipped', () => {
     const decoder = new ChangeDecoder({ entityTypes: ['TEACHER'], hiddenFields: { TEACHER: ['email'] } });
     const teachers = relation('teachers', [
       ['tenant_id', 2950],
@@ -86,7 +86,7 @@ describe('capture decoding (pure)', () => {
     expect(decoder.decode({ tag: 'insert', relation: relation('sync_events', []), new: {} })).toEqual([]);
   });
 
-  it('D4: a DELETE carries id and tenantId only; an UPDATE that changes the key is a DELETE and a CREATE', () => {
+  it('a DELETE carries id and tenantId only; an UPDATE that changes the key is a DELETE and a CREATE', () => {
     const decoder = new ChangeDecoder({ entityTypes: ['TEACHER'], hiddenFields: {} });
     const teachers = relation('teachers', [
       ['tenant_id', 2950],

@@ -100,7 +100,7 @@ describe('capture of transactions larger than a batch', () => {
     await db?.drop();
   });
 
-  it('G1: a 12 000-row transaction is stored in pieces of at most a batch, once, in order, with its origins', async () => {
+  it('a 12 000-row transaction is stored in pieces of at most a batch, once, in order, with its origins', async () => {
     const tenant = randomUUID();
     await db.pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'G1')`, [tenant]);
     const stores: number[] = [];
@@ -137,7 +137,7 @@ describe('capture of transactions larger than a batch', () => {
     }
   });
 
-  it('G3: rows with large payloads are stored in batches bounded by batchMaxBytes, once and in order', async () => {
+  it('rows with large payloads are stored in batches bounded by batchMaxBytes, once and in order', async () => {
     const tenant = randomUUID();
     await db.pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'G3')`, [tenant]);
     const bounded = captureRules(db, { capture: { batchMaxBytes: 64 * 1024 } });
@@ -178,7 +178,7 @@ describe('capture of transactions larger than a batch', () => {
     }
   });
 
-  it('G2: kill -9 while a 40 000-row transaction is half stored, then restart: its rows are stored exactly once, in order', async () => {
+  it('I3: kill -9 while a 40 000-row transaction is half stored, then restart: its rows are stored exactly once, in order', async () => {
     const slot = rules.capture.slotName;
     const tenant = randomUUID();
     await db.pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'G2')`, [tenant]);

@@ -71,7 +71,7 @@ describe('capture: acknowledgement, TRUNCATE and leadership', () => {
   const events = (where: string, params: unknown[] = []): Promise<EventRow[]> => eventsIn(db, where, params);
   const eventsOf = (ids: string[], count: number): Promise<EventRow[]> => eventsOfIn(db, ids, count);
 
-  it('C8: an LSN is acknowledged only after its events are stored', async () => {
+  it('I2: an LSN is acknowledged only after its events are stored', async () => {
     const slot = rules.capture.slotName;
     await caughtUp();
     const blocker = createClient(db.url);
@@ -129,7 +129,7 @@ describe('capture: acknowledgement, TRUNCATE and leadership', () => {
     }
   });
 
-  it('C9: TRUNCATE of an entity table bumps every tenant epoch above the stored log, notifies all, and is logged', async () => {
+  it('TRUNCATE of an entity table bumps every tenant epoch above the stored log, notifies all, and is logged', async () => {
     await caughtUp();
     const before = await db.pool.query<{ max: number }>(
       'SELECT coalesce(max(id), 0)::bigint AS max FROM sync_events',
@@ -151,7 +151,7 @@ describe('capture: acknowledgement, TRUNCATE and leadership', () => {
     await waitFor(() => logLines.some((l) => l.level === 40 && /truncated/.test(l.msg)));
   });
 
-  it('C10: a leader whose lock connection is cut stops capturing at once; capture resumes within seconds, never with two leaders', async () => {
+  it('I6: a leader whose lock connection is cut stops capturing at once; capture resumes within seconds, never with two leaders', async () => {
     const standby = new Capture(silentLog, {
       connectionString: db.url,
       pool: db.pool,
@@ -205,7 +205,7 @@ describe('capture: acknowledgement, TRUNCATE and leadership', () => {
     expect(capture.status.leader).toBe(true);
   });
 
-  it('C11: a lost replication connection is retried from the stored LSN: nothing lost, nothing stored twice', async () => {
+  it('a lost replication connection is retried from the stored LSN: nothing lost, nothing stored twice', async () => {
     const slot = rules.capture.slotName;
     const before = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM sync_events')).rows[0]!
       .n;

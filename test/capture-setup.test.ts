@@ -26,7 +26,7 @@ describe('capture setup', () => {
     return result.rows.map((r) => r.tablename);
   }
 
-  it('S1: publication and slot are created once when two servers start at the same moment', async () => {
+  it('publication and slot are created once when two servers start at the same moment', async () => {
     const starts = await Promise.all(
       [1, 2].map(async () => {
         const publication = await ensurePublication(db.pool, rules);
@@ -48,7 +48,7 @@ describe('capture setup', () => {
     expect(state.rowCount).toBe(1);
   });
 
-  it('S2: a restart adds entity tables missing from the publication and never publishes sync_events', async () => {
+  it('a restart adds entity tables missing from the publication and never publishes sync_events', async () => {
     await db.pool.query(`ALTER PUBLICATION ${rules.capture.publicationName} DROP TABLE grades, payments`);
     await db.pool.query(`ALTER PUBLICATION ${rules.capture.publicationName} ADD TABLE sync_events`);
     const again = await ensurePublication(db.pool, rules);

@@ -74,7 +74,7 @@ describe('capture: what lands in sync_events', () => {
     return { classId };
   }
 
-  it('C1: a plain-SQL insert/update/delete by another connection lands in sync_events once, in commit order, typed as the protocol says', async () => {
+  it('a plain-SQL insert/update/delete by another connection lands in sync_events once, in commit order, typed as the protocol says', async () => {
     const { classId } = await seedClass(T1);
     const [student, exam, payment, absence] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
     const before = new Date();
@@ -180,7 +180,7 @@ describe('capture: what lands in sync_events', () => {
     expect(lsn(ad.commit_lsn) > lsn(su.commit_lsn) && lsn(su.commit_lsn) > lsn(s.commit_lsn)).toBe(true);
   });
 
-  it('C2: transactions interleaved on two connections are stored in commit order, never statement order', async () => {
+  it('transactions interleaved on two connections are stored in commit order, never statement order', async () => {
     const a = createClient(db.url);
     const b = createClient(db.url);
     await Promise.all([a.connect(), b.connect()]);
@@ -208,7 +208,7 @@ describe('capture: what lands in sync_events', () => {
     expect(rows.every((r) => r.tenant_id === T2)).toBe(true);
   });
 
-  it('C3: hidden fields are never stored, and the notification names the touched tenants', async () => {
+  it('hidden fields are never stored, and the notification names the touched tenants', async () => {
     const id = randomUUID();
     await db.pool.query(
       `INSERT INTO teachers (tenant_id, id, first_name, last_name, email) VALUES ($1, $2, 'H', 'F', 'secret-address@example.org')`,
@@ -227,7 +227,7 @@ describe('capture: what lands in sync_events', () => {
     );
   });
 
-  it('C4: changes of entity types the rules do not sync are skipped, the rest of their transaction is not', async () => {
+  it('changes of entity types the rules do not sync are skipped, the rest of their transaction is not', async () => {
     const { classId } = await seedClass(T1);
     const [student, grade, incident] = [randomUUID(), randomUUID(), randomUUID()];
     const exam = randomUUID();
@@ -249,7 +249,7 @@ describe('capture: what lands in sync_events', () => {
     expect(await events('entity_id = ANY($1::uuid[])', [[grade, incident]])).toEqual([]);
   });
 
-  it('C5: an UPDATE that leaves a TOASTed 20 kB column untouched still carries its value', async () => {
+  it('an UPDATE that leaves a TOASTed 20 kB column untouched still carries its value', async () => {
     const id = randomUUID();
     const notes = randomBytes(15_000).toString('base64'); // incompressible: stored out of line
     await db.pool.query(
@@ -271,7 +271,7 @@ describe('capture: what lands in sync_events', () => {
     expect(rows[1]!.payload.notes).toBe(notes);
   });
 
-  it('C6: a column added by ALTER TABLE flows into payloads without a restart', async () => {
+  it('a column added by ALTER TABLE flows into payloads without a restart', async () => {
     await db.pool.query(`ALTER TABLE teachers ADD COLUMN phone text, ADD COLUMN room_number integer`);
     const id = randomUUID();
     await db.pool.query(
@@ -282,7 +282,7 @@ describe('capture: what lands in sync_events', () => {
     expect(row!.payload).toMatchObject({ phone: '+33 1', roomNumber: 12 });
   });
 
-  it("C7: an origin message stamps each named entity's row changes, in order, and no others", async () => {
+  it("an origin message stamps each named entity's row changes, in order, and no others", async () => {
     const [t1, t2, t3, t4] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
     const [o1, o2, o3] = [randomUUID(), randomUUID(), randomUUID()];
     await db.pool.query(
@@ -334,7 +334,7 @@ describe('capture: what lands in sync_events', () => {
     expect(Number(rows[4]!.server_version)).toBe(987_654_321);
   });
 
-  it('C13: text with tabs, newlines, carriage returns, backslashes, quotes and emoji arrives unchanged', async () => {
+  it('text with tabs, newlines, carriage returns, backslashes, quotes and emoji arrives unchanged', async () => {
     const id = randomUUID();
     const notes = 'line 1\nline 2\r\n\tindented \\ back\\slash "quoted" \\N not null 🎒 é';
     await db.pool.query(

@@ -42,7 +42,7 @@ describe('POST /api/sync/checksum', () => {
     await db?.drop();
   });
 
-  it('C1: the SQL sum equals shared/checksum.ts over the same rows (2^64 wrap included)', async () => {
+  it('the SQL sum equals shared/checksum.ts over the same rows (2^64 wrap included)', async () => {
     await db.pool.query(
       `INSERT INTO students (tenant_id, id, first_name, last_name, server_version)
        SELECT $1, gen_random_uuid(), 'Awa', 'N' || g, 0 FROM generate_series(1, 3000) g`,
@@ -66,7 +66,7 @@ describe('POST /api/sync/checksum', () => {
     expect(body.checksums.TEACHER).toEqual({ count: 0, sum: '0' });
   });
 
-  it("C2: the answer covers every change committed before the request, and its cursor is /down's tail", async () => {
+  it("the answer covers every change committed before the request, and its cursor is /down's tail", async () => {
     const id = randomUUID();
     await db.pool.query(
       `INSERT INTO students (tenant_id, id, first_name, last_name, server_version) VALUES ($1, $2, 'New', 'One', 0)`,
@@ -86,14 +86,14 @@ describe('POST /api/sync/checksum', () => {
     expect(events.rowCount).toBe(1);
   });
 
-  it('C3: the capture wait holds on a quiet log too (no entity change pending)', async () => {
+  it('the capture wait holds on a quiet log too (no entity change pending)', async () => {
     const started = Date.now();
     const { status } = await post(server, { clientId: 'desk-a', entityTypes: ['CLASS'] }, token);
     expect(status).toBe(200);
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
-  it('C4: role dba is refused; an unknown type is 400', async () => {
+  it('role dba is refused; an unknown type is 400', async () => {
     const dba = await post(server, { clientId: 'x' }, await server.token(tenant, 'dba'));
     expect(dba.status).toBe(403);
     const bad = await post(server, { clientId: 'x', entityTypes: ['NOPE'] }, token);

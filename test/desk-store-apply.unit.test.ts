@@ -24,7 +24,7 @@ describe('desk store: applying server changes', () => {
   });
   afterEach(() => desk.cleanup());
 
-  it('A1: a change is applied only if its serverVersion is greater than the local row', () => {
+  it('a change is applied only if its serverVersion is greater than the local row', () => {
     const store = desk.open();
     const id = uuid();
     expect(store.applyChanges([studentChange(id, 5, { firstName: 'Five' })], 'c1')).toEqual({
@@ -46,7 +46,7 @@ describe('desk store: applying server changes', () => {
     expect(store.syncState().cursor).toBe('c3');
   });
 
-  it('A2: a DELETE leaves a tombstone with its version, so an older change arriving later is not applied', () => {
+  it('a DELETE leaves a tombstone with its version, so an older change arriving later is not applied', () => {
     const store = desk.open();
     const id = uuid();
     store.applyChanges([studentChange(id, 5), change('STUDENT', id, 8, {}, 'DELETE')], 'c1');
@@ -63,7 +63,7 @@ describe('desk store: applying server changes', () => {
     expect(store.get('STUDENT', id)).toMatchObject({ firstName: 'Back', serverVersion: 30 });
   });
 
-  it('A3: an entity with a PENDING, SENT or CONFLICT outbox event is not overwritten by an incoming change', () => {
+  it('an entity with a PENDING, SENT or CONFLICT outbox event is not overwritten by an incoming change', () => {
     const store = desk.open();
     const [a, b, c] = [uuid(), uuid(), uuid()];
     store.applyChanges([studentChange(a, 1), studentChange(b, 1), studentChange(c, 1)], 'c1');
@@ -94,7 +94,7 @@ describe('desk store: applying server changes', () => {
     void pending;
   });
 
-  it('A4: a change held back while its entity was pending lands once the outbox settles, if still newer', () => {
+  it('a change held back while its entity was pending lands once the outbox settles, if still newer', () => {
     const store = desk.open();
     const id = uuid();
     store.applyChanges([studentChange(id, 1)], 'c1');
@@ -111,7 +111,7 @@ describe('desk store: applying server changes', () => {
     expect(store.outboxCounts()).toMatchObject({ PENDING: 0, SENT: 0, ACKNOWLEDGED: 1 });
   });
 
-  it("A5: the server's echo of an acknowledged edit replaces the local doc at the same version", () => {
+  it("the server's echo of an acknowledged edit replaces the local doc at the same version", () => {
     const store = desk.open();
     const { entity, outboxEventId } = store.create('STUDENT', { firstName: 'Ana', lastName: 'Lima' });
     ack(store, outboxEventId, entity.id, 12);
@@ -123,7 +123,7 @@ describe('desk store: applying server changes', () => {
     expect(store.applyChanges([echo], 'c2')).toMatchObject({ applied: 0, skipped: 1 });
   });
 
-  it('A6: a page and its cursor are saved in one transaction: a failure mid-page leaves neither', () => {
+  it('a page and its cursor are saved in one transaction: a failure mid-page leaves neither', () => {
     const store = desk.open();
     store.applyChanges([studentChange(uuid(), 1)], 'c1');
     const foreign = {
@@ -139,7 +139,7 @@ describe('desk store: applying server changes', () => {
     expect(store.count('STUDENT')).toBe(1);
   });
 
-  it('A7: kill -9 in the middle of a page loses only uncommitted pages, together with their cursor', () => {
+  it('kill -9 in the middle of a page loses only uncommitted pages, together with their cursor', () => {
     const path = desk.path();
     const script = `
       import { DeskStore } from ${JSON.stringify(STORE_MODULE)};
@@ -165,7 +165,7 @@ describe('desk store: applying server changes', () => {
     db.close();
   });
 
-  it('A8: deferred pages share one commit, each page still atomic with its cursor', () => {
+  it('deferred pages share one commit, each page still atomic with its cursor', () => {
     const store = desk.open(undefined, { groupCommit: { maxChanges: 250, maxDelayMs: 60_000 } });
     const committed: string[] = [];
     store.on('committed', (e) => committed.push(e.cursor));
@@ -199,7 +199,7 @@ describe('desk store: applying server changes', () => {
     reader.close();
   });
 
-  it('A9: a snapshot clears the requested types except rows with pending edits, and resumes after a restart', () => {
+  it('a snapshot clears the requested types except rows with pending edits, and resumes after a restart', () => {
     const first = desk.open();
     const [gone, kept, other] = [uuid(), uuid(), uuid()];
     first.applyChanges(
@@ -246,7 +246,7 @@ describe('desk store: applying server changes', () => {
     );
   });
 
-  it('A10: a FAILED event does not shield its entity from newer server changes', () => {
+  it('a FAILED event does not shield its entity from newer server changes', () => {
     const store = desk.open();
     const id = uuid();
     store.applyChanges([studentChange(id, 1)], 'c1');

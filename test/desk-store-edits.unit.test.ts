@@ -11,7 +11,7 @@ describe('desk store: local edits', () => {
   });
   afterEach(() => desk.cleanup());
 
-  it('S1: an edit and its outbox event are written in one transaction', () => {
+  it('an edit and its outbox event are written in one transaction', () => {
     const store = desk.open();
     // A second connection to the same file makes the outbox insert fail inside the store's transaction.
     const other = new Database(desk.path());
@@ -38,7 +38,7 @@ describe('desk store: local edits', () => {
     other.close();
   });
 
-  it('S2: a refused payload names every bad field and writes nothing', () => {
+  it('a refused payload names every bad field and writes nothing', () => {
     const store = desk.open();
     let error: unknown;
     try {
@@ -73,7 +73,7 @@ describe('desk store: local edits', () => {
     expect(store.pendingCount()).toBe(1);
   });
 
-  it('S3: localVersion is the version last seen: 0 for a CREATE, the row serverVersion for UPDATE and DELETE', () => {
+  it('localVersion is the version last seen: 0 for a CREATE, the row serverVersion for UPDATE and DELETE', () => {
     const store = desk.open();
     const classId = uuid();
     const created = store.create('STUDENT', { firstName: 'Émile', lastName: 'Zola', classId });
@@ -115,7 +115,7 @@ describe('desk store: local edits', () => {
     );
   });
 
-  it('S4: an edit for another tenant, an id change or a duplicate create is refused', () => {
+  it('an edit for another tenant, an id change or a duplicate create is refused', () => {
     const store = desk.open();
     expect(() => store.create('TEACHER', { tenantId: uuid(), firstName: 'A', lastName: 'B' })).toThrow(
       expect.objectContaining({ code: 'TENANT_MISMATCH' }),
@@ -133,7 +133,7 @@ describe('desk store: local edits', () => {
     expect(store.pendingCount()).toBe(1);
   });
 
-  it('S5: a desk file keeps its data, outbox, cursor and client id across reopen, for one tenant only', () => {
+  it('a desk file keeps its data, outbox, cursor and client id across reopen, for one tenant only', () => {
     const first = desk.open();
     const { entity } = first.create('ACADEMIC_YEAR', {
       label: '2024-2025',
@@ -159,7 +159,7 @@ describe('desk store: local edits', () => {
     );
   });
 
-  it('S6: migrations run once each, in WAL mode, and a newer schema is refused', () => {
+  it('migrations run once each, in WAL mode, and a newer schema is refused', () => {
     desk.open().close();
     const db = new Database(desk.path());
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
@@ -173,7 +173,7 @@ describe('desk store: local edits', () => {
     expect(() => desk.open()).toThrow(expect.objectContaining({ code: 'SCHEMA_TOO_NEW' }));
   });
 
-  it('S7: listeners hear which rows changed, after the commit', () => {
+  it('listeners hear which rows changed, after the commit', () => {
     const store = desk.open();
     const heard: unknown[] = [];
     const stop = store.on('changed', (event) => heard.push({ ...event, pending: store.pendingCount() }));

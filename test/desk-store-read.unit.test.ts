@@ -13,7 +13,7 @@ describe('desk store: checksums', () => {
   });
   afterEach(() => desk.cleanup());
 
-  it('K1: the checksum is the sum mod 2^64 of the first 8 bytes of SHA-256(id:serverVersion) (known answer)', () => {
+  it('the checksum is the sum mod 2^64 of the first 8 bytes of SHA-256(id:serverVersion) (known answer)', () => {
     const a = '00000000-0000-4000-8000-000000000001';
     const b = '00000000-0000-4000-8000-000000000002';
     const byHand = (text: string): bigint =>
@@ -42,7 +42,7 @@ describe('desk store: checksums', () => {
     });
   });
 
-  it('K2: two desks holding the same rows have the same checksums, whatever the path; one version apart differs', () => {
+  it('two desks holding the same rows have the same checksums, whatever the path; one version apart differs', () => {
     const rows = Array.from({ length: 500 }, (_, i) => ({ id: uuid(), version: 10 + i }));
     const left = desk.open('left.db');
     const right = desk.open('right.db');
@@ -82,7 +82,7 @@ describe('desk store: screen queries', () => {
   });
   afterEach(() => desk.cleanup());
 
-  it('Q1: every screen query reads through the index of its filter, never a scan of the whole type', () => {
+  it('every screen query reads through the index of its filter, never a scan of the whole type', () => {
     desk.open().close();
     const db = new Database(desk.path(), { readonly: true });
     const expected: Record<string, RegExp> = {
@@ -114,7 +114,7 @@ describe('desk store: screen queries', () => {
     db.close();
   });
 
-  it('Q2: screen queries return the live rows of a class, exam or student, in screen order', () => {
+  it('screen queries return the live rows of a class, exam or student, in screen order', () => {
     const store = desk.open();
     const [classA, classB, exam, year] = [uuid(), uuid(), uuid(), uuid()];
     const [zoe, emile, adam, left] = [uuid(), uuid(), uuid(), uuid()];
@@ -185,7 +185,7 @@ describe('desk store: screen queries', () => {
     expect(store.get('STUDENT', left)).toBeUndefined();
   });
 
-  it('Q3: the name search ignores case and accents and matches the start of any name word', () => {
+  it('the name search ignores case and accents and matches the start of any name word', () => {
     const store = desk.open();
     const names = [
       ['Émilie', 'Dupont'],

@@ -60,7 +60,7 @@ describe('desk store: outbox and upload responses', () => {
   });
   afterEach(() => desk.cleanup());
 
-  it('U1: pendingBatch gives PENDING events in creation order; markSent counts the attempt', () => {
+  it('pendingBatch gives PENDING events in creation order; markSent counts the attempt', () => {
     const store = desk.open();
     const ids = Array.from(
       { length: 5 },
@@ -74,7 +74,7 @@ describe('desk store: outbox and upload responses', () => {
     expect(outboxRow(desk.path(), ids[0]!).last_attempt_at).toEqual(expect.any(String));
   });
 
-  it('U2: an ack stores serverEventId and serverVersion, moves the row to that version and rebases later edits', () => {
+  it('an ack stores serverEventId and serverVersion, moves the row to that version and rebases later edits', () => {
     const store = desk.open();
     const id = seedStudent(store, 4);
     const first = store.update('STUDENT', id, { firstName: 'One' });
@@ -103,7 +103,7 @@ describe('desk store: outbox and upload responses', () => {
     expect(store.pendingCount()).toBe(1);
   });
 
-  it('U3: an ack with another entityId replaces the local id everywhere', () => {
+  it('an ack with another entityId replaces the local id everywhere', () => {
     const store = desk.open();
     const classId = uuid();
     const student = store.create('STUDENT', { firstName: 'Léa', lastName: 'Roux', classId });
@@ -148,7 +148,7 @@ describe('desk store: outbox and upload responses', () => {
     });
   });
 
-  it('U4: a conflict is kept with serverData and shown beside the local edit', () => {
+  it('a conflict is kept with serverData and shown beside the local edit', () => {
     const store = desk.open();
     const id = seedStudent(store, 4);
     const edit = store.update('STUDENT', id, { firstName: 'Mine', notes: 'allergy' });
@@ -184,7 +184,7 @@ describe('desk store: outbox and upload responses', () => {
     });
   });
 
-  it('U5: a rejection marks the event FAILED with the code and reason', () => {
+  it('a rejection marks the event FAILED with the code and reason', () => {
     const store = desk.open();
     const edit = store.create('GRADE', { examId: uuid(), studentId: uuid(), score: 12 });
     store.markSent([edit.outboxEventId]);
@@ -200,7 +200,7 @@ describe('desk store: outbox and upload responses', () => {
     expect(store.pendingCount()).toBe(0);
   });
 
-  it('U6: a repeated answer for an acknowledged event changes nothing', () => {
+  it('a repeated answer for an acknowledged event changes nothing', () => {
     const store = desk.open();
     const id = seedStudent(store, 4);
     const edit = store.update('STUDENT', id, { firstName: 'Once' });
@@ -220,7 +220,7 @@ describe('desk store: outbox and upload responses', () => {
     ]);
   });
 
-  it('U7: SENT events go back to PENDING when the desk restarts, and are sent again with the same id', () => {
+  it('SENT events go back to PENDING when the desk restarts, and are sent again with the same id', () => {
     const first = desk.open();
     const { outboxEventId } = first.create('TEACHER', { firstName: 'A', lastName: 'B' });
     first.markSent([outboxEventId]);
@@ -234,7 +234,7 @@ describe('desk store: outbox and upload responses', () => {
     expect(again.resumeSent()).toBe(1);
   });
 
-  it('U8: pruneAcknowledged removes acknowledged events older than the age, nothing else', () => {
+  it('pruneAcknowledged removes acknowledged events older than the age, nothing else', () => {
     let now = new Date('2024-09-01T00:00:00Z');
     const store = desk.open(undefined, { now: () => now });
     const old = store.create('SCHOOL_LEVEL', { name: 'Old', rank: 1 });
@@ -265,7 +265,7 @@ describe('desk store: outbox and upload responses', () => {
     expect(store.pendingBatch().map((e) => e.id)).toEqual([pending.outboxEventId]);
   });
 
-  it('U9: ACCEPT_SERVER puts the server copy in place at once and keeps the request until the server answers', () => {
+  it('ACCEPT_SERVER puts the server copy in place at once and keeps the request until the server answers', () => {
     const store = desk.open();
     const [kept, gone] = [seedStudent(store, 4), seedStudent(store, 4)];
     const editKept = store.update('STUDENT', kept, { firstName: 'Mine' });
@@ -304,7 +304,7 @@ describe('desk store: outbox and upload responses', () => {
     expect(store.applyChanges([studentChange(kept, 8, { firstName: 'Newer' })], 'c2').applied).toBe(1);
   });
 
-  it('U10: KEEP_LOCAL shields the row until the server answers; the ack settles it, a new conflict returns it', () => {
+  it('KEEP_LOCAL shields the row until the server answers; the ack settles it, a new conflict returns it', () => {
     const store = desk.open();
     const id = seedStudent(store, 4);
     const edit = store.update('STUDENT', id, { firstName: 'Mine' });
@@ -355,7 +355,7 @@ describe('desk store: outbox and upload responses', () => {
     );
   });
 
-  it('U11: one decision per record: two edits that met the conflict in one upload show once; KEEP_LOCAL keeps the latest; an edit made since waits, then goes on top', () => {
+  it('one decision per record: two edits that met the conflict in one upload show once; KEEP_LOCAL keeps the latest; an edit made since waits, then goes on top', () => {
     const store = desk.open();
     const { id, one, two } = twoEditsInConflict(store);
     const since = store.update('STUDENT', id, { lastName: 'Since' });
@@ -402,7 +402,7 @@ describe('desk store: outbox and upload responses', () => {
     ]);
   });
 
-  it('U12: ACCEPT_SERVER settles every conflicting edit of the record, tells the server of each, and drops the edits made since', () => {
+  it('ACCEPT_SERVER settles every conflicting edit of the record, tells the server of each, and drops the edits made since', () => {
     const store = desk.open();
     const { id, one, two } = twoEditsInConflict(store);
     const since = store.update('STUDENT', id, { lastName: 'Since' });
@@ -427,7 +427,7 @@ describe('desk store: outbox and upload responses', () => {
     expect(store.get('STUDENT', id)?.firstName).toBe('Later');
   });
 
-  it('U13: edited, then deleted, both in conflict: KEEP_LOCAL keeps the edit and deletes on top of its answer', () => {
+  it('edited, then deleted, both in conflict: KEEP_LOCAL keeps the edit and deletes on top of its answer', () => {
     const store = desk.open();
     const { id, one: edit } = twoEditsInConflict(store, (id) => store.remove('STUDENT', id));
     expect(store.conflicts()).toEqual([expect.objectContaining({ operation: 'DELETE', edits: 2 })]);

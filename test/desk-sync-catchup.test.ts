@@ -28,7 +28,7 @@ describe('catch-up after a long time offline', () => {
     dir?.remove();
   });
 
-  it("D1: a desk offline while 50 000 server changes happen catches up and matches the server's checksums", async () => {
+  it("a desk offline while 50 000 server changes happen catches up and matches the server's checksums", async () => {
     desk.start();
     await waitFor(() => desk.status?.live, { message: 'desk live' });
     await desk.stop();
@@ -64,6 +64,6 @@ describe('catch-up after a long time offline', () => {
     expect(shown.length).toBeGreaterThan(1);
     expect(new Set(shown.map((p) => p.total))).toEqual(new Set([50_000]));
     expect(shown.at(-1)?.done).toBe(50_000);
-    console.log(`D1: 50 000 changes caught up and checked in ${seconds.toFixed(1)} s`);
+    console.log(`catch-up: 50 000 changes caught up and checked in ${seconds.toFixed(1)} s`);
   });
 });

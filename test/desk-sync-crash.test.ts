@@ -56,7 +56,7 @@ describe('kill -9 of a desk', () => {
     dir?.remove();
   });
 
-  it('K1: killed in the middle of an upload, the restarted desk sends the rest: nothing applied twice, nothing lost, outbox drained', async () => {
+  it('killed in the middle of an upload, the restarted desk sends the rest: nothing applied twice, nothing lost, outbox drained', async () => {
     const tenant = await createTenant(db.pool);
     const token = await server.token(tenant);
     const path = dir.path('k1.db');
@@ -89,7 +89,7 @@ describe('kill -9 of a desk', () => {
     expect(counts).toMatchObject({ PENDING: 0, SENT: 0, FAILED: 0, CONFLICT: 0, ACKNOWLEDGED: total });
   });
 
-  it('K2: killed in the middle of applying catch-up pages, the restarted desk ends equal to the server', async () => {
+  it('killed in the middle of applying catch-up pages, the restarted desk ends equal to the server', async () => {
     const tenant = await createTenant(db.pool);
     const token = await server.token(tenant);
     const path = dir.path('k2.db');

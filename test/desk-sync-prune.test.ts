@@ -10,7 +10,7 @@ describe('desk outbox retention', () => {
   });
   afterEach(() => desk.cleanup());
 
-  it('P1: DeskSync prunes acknowledged outbox events older than keepAcknowledgedMs, even while offline', async () => {
+  it('DeskSync prunes acknowledged outbox events older than keepAcknowledgedMs, even while offline', async () => {
     let now = new Date('2026-01-01T00:00:00Z');
     const store = desk.open(undefined, { now: () => now });
     const old = store.create('SCHOOL_LEVEL', { name: 'Old', rank: 1 });

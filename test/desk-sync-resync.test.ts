@@ -94,7 +94,7 @@ describe('checksum check: a type that differs is downloaded again, and only that
     dir?.remove();
   });
 
-  it('R1: STUDENT rows changed behind the store are found by the check, STUDENT alone is downloaded again, and the desk ends equal to the server for every type', async () => {
+  it('STUDENT rows changed behind the store are found by the check, STUDENT alone is downloaded again, and the desk ends equal to the server for every type', async () => {
     desk.start();
     await waitFor(() => desk.status?.checksum, { message: 'first check' });
     expect(desk.status?.checksum).toMatchObject({ matched: true, resynced: [] });
@@ -133,7 +133,7 @@ describe('checksum check: a type that differs is downloaded again, and only that
     expect(desk.store.count('STUDENT')).toBe(5);
   });
 
-  it('R2: a TEACHER conflict with an edit held behind it does not stop the check: TEACHER is left out, STUDENT is compared and resynced, the edits stay as they were', async () => {
+  it('a TEACHER conflict with an edit held behind it does not stop the check: TEACHER is left out, STUDENT is compared and resynced, the edits stay as they were', async () => {
     const teacher = teachers[0]!;
     await desk.stop();
     desk.store.update('TEACHER', teacher, { firstName: 'FromDesk' });

@@ -49,7 +49,7 @@ describe('DeskSync against the real server', () => {
     dir?.remove();
   });
 
-  it('S1: an edit made offline on desk A is acknowledged on reconnect and reaches desk B live within a second', async () => {
+  it('an edit made offline on desk A is acknowledged on reconnect and reaches desk B live within a second', async () => {
     b.start();
     await waitFor(() => b.status?.live, { message: 'B live' });
     // A is offline: the edit waits in its outbox.
@@ -68,7 +68,7 @@ describe('DeskSync against the real server', () => {
     expect(a.status?.checksum?.resynced).toEqual([]);
   });
 
-  it('S2: both desks edit one student offline: one acknowledged, the other in CONFLICT; KEEP_LOCAL leads all three to the same data', async () => {
+  it('both desks edit one student offline: one acknowledged, the other in CONFLICT; KEEP_LOCAL leads all three to the same data', async () => {
     await a.stop();
     await b.stop();
     a.store.update('STUDENT', studentId, { firstName: 'FromA' });
@@ -91,7 +91,7 @@ describe('DeskSync against the real server', () => {
     await expectAllEqual();
   });
 
-  it('S3: the same conflict resolved ACCEPT_SERVER leads all three to the acknowledged data', async () => {
+  it('the same conflict resolved ACCEPT_SERVER leads all three to the acknowledged data', async () => {
     await a.stop();
     await b.stop();
     a.store.update('STUDENT', studentId, { firstName: 'AgainA' });
@@ -110,7 +110,7 @@ describe('DeskSync against the real server', () => {
     await expectAllEqual();
   });
 
-  it('S4: with the server down the desk keeps working offline, backs off, and recovers by itself', async () => {
+  it('with the server down the desk keeps working offline, backs off, and recovers by itself', async () => {
     await server.stop();
     await waitFor(() => a.status?.activity === 'offline', { message: 'A sees it is offline' });
     const before = a.statuses.length;
@@ -133,7 +133,7 @@ describe('DeskSync against the real server', () => {
     await expectAllEqual();
   });
 
-  it('S5: a desk whose cursor the log no longer covers resnapshots and ends equal to the server', async () => {
+  it('a desk whose cursor the log no longer covers resnapshots and ends equal to the server', async () => {
     await b.stop();
     await db.pool.query(`UPDATE students SET last_name = 'Pruned' WHERE tenant_id = $1`, [tenant]);
     await db.pool.query(`DELETE FROM students WHERE tenant_id = $1 AND first_name = 'Off0'`, [tenant]);
@@ -149,7 +149,7 @@ describe('DeskSync against the real server', () => {
     await expectAllEqual();
   });
 
-  it('S6: a desk that edited one student twice offline meets one conflict, not two; an edit made while it waits joins the decision; KEEP_LOCAL leads all three to its latest', async () => {
+  it('a desk that edited one student twice offline meets one conflict, not two; an edit made while it waits joins the decision; KEEP_LOCAL leads all three to its latest', async () => {
     await a.stop();
     await b.stop();
     a.store.update('STUDENT', studentId, { firstName: 'TwiceA' });
@@ -182,7 +182,7 @@ describe('DeskSync against the real server', () => {
     await expectAllEqual();
   });
 
-  it('S7: a new desk downloading the school sees its progress as N of M, M being the rows the server holds', async () => {
+  it('a new desk downloading the school sees its progress as N of M, M being the rows the server holds', async () => {
     await db.pool.query(
       `INSERT INTO students (tenant_id, id, first_name, last_name)
        SELECT $1, gen_random_uuid(), 'Pupil ' || g, 'Many' FROM generate_series(1, 3000) g`,

@@ -68,7 +68,7 @@ describe('GET /docs/json and GET /docs', () => {
     await db.drop();
   });
 
-  it('O1: /docs/json lists exactly the routes the server registers, every /api route included', () => {
+  it('/docs/json lists exactly the routes the server registers, every /api route included', () => {
     const served = servedRoutes(server.app);
     expect(served).toEqual(
       expect.arrayContaining([
@@ -87,7 +87,7 @@ describe('GET /docs/json and GET /docs', () => {
     expect(documentedRoutes(document)).toEqual(served);
   });
 
-  it('O2: a route registered without a description is missing from the document, so O1 catches it', async () => {
+  it('a route registered without a description is missing from the document, so O1 catches it', async () => {
     const app = await buildApp(
       silentLog,
       { pool: db.pool, rules: parseSyncRules({}), jwtSecret: TEST_JWT_SECRET },
@@ -105,7 +105,7 @@ describe('GET /docs/json and GET /docs', () => {
     }
   });
 
-  it('O3: the document is OpenAPI 3.1 whose every $ref, security scheme and path parameter resolves', () => {
+  it('the document is OpenAPI 3.1 whose every $ref, security scheme and path parameter resolves', () => {
     expect(document.openapi).toBe('3.1.0');
     expect(document.info.title).toEqual(expect.any(String));
     expect(document.info.version).toMatch(/^\d+\.\d+\.\d+/);
@@ -142,7 +142,7 @@ describe('GET /docs/json and GET /docs', () => {
     }
   });
 
-  it('O4: each route lists the error statuses the protocol gives it, each as an ErrorBody', () => {
+  it('each route lists the error statuses the protocol gives it, each as an ErrorBody', () => {
     const statuses = (method: string, path: string) =>
       Object.keys(document.paths[path]?.[method]?.responses ?? {}).sort();
     expect(statuses('post', '/api/sync/up')).toEqual(['200', '400', '401', '403', '413', '415', '503']);
@@ -171,7 +171,7 @@ describe('GET /docs/json and GET /docs', () => {
     });
   });
 
-  it('O5: request and answer schemas come from the shared zod schemas; the socket names its messages', () => {
+  it('request and answer schemas come from the shared zod schemas; the socket names its messages', () => {
     const up = document.paths['/api/sync/up']?.post;
     expect(up?.requestBody?.content['application/json']?.schema).toEqual({
       $ref: '#/components/schemas/SyncUpRequest',
@@ -200,7 +200,7 @@ describe('GET /docs/json and GET /docs', () => {
     });
   });
 
-  it('O6: /docs is one self-contained HTML page naming every documented path, with nothing to download', async () => {
+  it('/docs is one self-contained HTML page naming every documented path, with nothing to download', async () => {
     const response = await fetch(`${server.url}/docs`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/html/);
@@ -212,7 +212,7 @@ describe('GET /docs/json and GET /docs', () => {
     for (const [, href] of html.matchAll(/href="([^"]*)"/g)) expect(href).toMatch(/^(#|\/docs\/json$)/);
   });
 
-  it('O7: the docs need no token', async () => {
+  it('the docs need no token', async () => {
     for (const path of ['/docs/json', '/docs']) {
       const response = await fetch(`${server.url}${path}`);
       expect(response.status, path).toBe(200);

@@ -40,7 +40,7 @@ describe('/healthz follows capture', () => {
     await db?.drop();
   });
 
-  it('H1: a leader that cannot stream (another consumer holds the slot) stays ready for the grace period, then is not; ready again once it streams; not ready once capture has stopped', async () => {
+  it('a leader that cannot stream (another consumer holds the slot) stays ready for the grace period, then is not; ready again once it streams; not ready once capture has stopped', async () => {
     // Another consumer takes the slot first: every session of the capture fails ("slot is active").
     const squatter = new LogicalReplicationService(
       { connectionString: db.url },

@@ -37,13 +37,13 @@ describe('authentication and error bodies', () => {
     return jwt.sign(new TextEncoder().encode(secret));
   }
 
-  it('A1: a valid desk token of an existing tenant is let through', async () => {
+  it('a valid desk token of an existing tenant is let through', async () => {
     const token = await server.token(tenant);
     expect((await call({ authorization: `Bearer ${token}` })).status).toBe(200);
     expect((await call({ authorization: `bearer   ${token}` })).status).toBe(200);
   });
 
-  it('A2: a missing, malformed or non-Bearer Authorization is 401 UNAUTHORIZED', async () => {
+  it('a missing, malformed or non-Bearer Authorization is 401 UNAUTHORIZED', async () => {
     const token = await server.token(tenant);
     for (const headers of [
       {},
@@ -60,7 +60,7 @@ describe('authentication and error bodies', () => {
     }
   });
 
-  it('A3: an expired token is 401 TOKEN_EXPIRED', async () => {
+  it('an expired token is 401 TOKEN_EXPIRED', async () => {
     const expired = await server.token(tenant, 'desk', -60);
     expect(await call({ authorization: `Bearer ${expired}` })).toMatchObject({
       status: 401,
@@ -68,7 +68,7 @@ describe('authentication and error bodies', () => {
     });
   });
 
-  it('A4: a forged token, another algorithm, alg none or bad claims are 401 UNAUTHORIZED', async () => {
+  it('a forged token, another algorithm, alg none or bad claims are 401 UNAUTHORIZED', async () => {
     const claims = { sub: 'u', tenantId: tenant, role: 'desk' };
     const forged = await sign(claims, 'HS256', 'another-secret-another-secret-another-secret');
     const hs512 = await sign(claims, 'HS512');
@@ -88,7 +88,7 @@ describe('authentication and error bodies', () => {
     }
   });
 
-  it('A5: a token whose tenant does not exist is 403 UNKNOWN_TENANT, until the tenant is created', async () => {
+  it('a token whose tenant does not exist is 403 UNKNOWN_TENANT, until the tenant is created', async () => {
     const missing = '6f1c0a52-9d0e-4c1e-8b7a-2a7f5b0c9d11';
     const token = await server.token(missing);
     expect(await call({ authorization: `Bearer ${token}` })).toMatchObject({
@@ -99,7 +99,7 @@ describe('authentication and error bodies', () => {
     expect((await call({ authorization: `Bearer ${token}` })).status).toBe(200);
   });
 
-  it('A6: a known tenant is remembered: no tenants query per request', async () => {
+  it('a known tenant is remembered: no tenants query per request', async () => {
     const brief = await createTenant(db.pool, 'Brief');
     const token = await server.token(brief);
     expect((await call({ authorization: `Bearer ${token}` })).status).toBe(200);
@@ -115,7 +115,7 @@ describe('authentication and error bodies', () => {
     }
   });
 
-  it('A7: a role without the right is 403 FORBIDDEN', async () => {
+  it('a role without the right is 403 FORBIDDEN', async () => {
     const dba = await server.token(tenant, 'dba');
     expect(await call({ authorization: `Bearer ${dba}` })).toMatchObject({
       status: 403,
@@ -125,12 +125,12 @@ describe('authentication and error bodies', () => {
     expect((await call({ authorization: `Bearer ${admin}` })).status).toBe(200);
   });
 
-  it('A8: authentication comes before the body: a bad body without a token is 401', async () => {
+  it('authentication comes before the body: a bad body without a token is 401', async () => {
     const response = await server.post(DOWN, '{broken');
     expect(response).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED' } });
   });
 
-  it('A9: unknown routes are 404 NOT_FOUND in the error shape', async () => {
+  it('unknown routes are 404 NOT_FOUND in the error shape', async () => {
     const token = await server.token(tenant);
     const api = await server.post('/api/sync/nope', {}, { token });
     expect(api).toMatchObject({ status: 404, body: { statusCode: 404, code: 'NOT_FOUND' } });
@@ -143,7 +143,7 @@ describe('authentication and error bodies', () => {
     expect(wrongMethod.status).toBe(404);
   });
 
-  it('A10: GET /healthz answers 200 while the database answers, 503 when it does not', async () => {
+  it('GET /healthz answers 200 while the database answers, 503 when it does not', async () => {
     const ok = await fetch(`${server.url}/healthz`);
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ status: 'ok', database: 'up', databaseCheckedAt: expect.any(String) });
@@ -163,7 +163,7 @@ describe('authentication and error bodies', () => {
     }
   });
 
-  it('A11: tokens never reach the log, neither the Authorization header nor ?access_token=', async () => {
+  it('tokens never reach the log, neither the Authorization header nor ?access_token=', async () => {
     const lines: string[] = [];
     const log = pino({ level: 'trace' }, { write: (line: string) => void lines.push(line) });
     const app = await buildApp(log, { pool: db.pool, rules: parseSyncRules({}), jwtSecret: TEST_JWT_SECRET });

@@ -50,7 +50,7 @@ describe('POST /api/sync/down', () => {
     }
   }
 
-  it('D1: a tenant gets its own changes and never another tenant’s', async () => {
+  it('a tenant gets its own changes and never another tenant’s', async () => {
     const a = await createTenant(db.pool, 'A');
     const b = await createTenant(db.pool, 'B');
     const aIds: number[] = [];
@@ -68,7 +68,7 @@ describe('POST /api/sync/down', () => {
     expect(page.hasMore).toBe(false);
   });
 
-  it('D2: cursor paging over 10 000 changes with limit 137 returns each exactly once, in order', async () => {
+  it('I4: cursor paging over 10 000 changes with limit 137 returns each exactly once, in order', async () => {
     const a = await createTenant(db.pool);
     const other = await createTenant(db.pool);
     const expected: number[] = [];
@@ -90,7 +90,7 @@ describe('POST /api/sync/down', () => {
     expect(next.changes.map((c) => c.id)).toEqual(more.map(String));
   });
 
-  it('D3: the returned cursor is never behind the one sent', async () => {
+  it('the returned cursor is never behind the one sent', async () => {
     const a = await createTenant(db.pool);
     const other = await createTenant(db.pool);
     await insertEvents(db.pool, { tenantId: a, count: 5 });
@@ -103,7 +103,7 @@ describe('POST /api/sync/down', () => {
     expect(filtered.cursor).toBe(ahead);
   });
 
-  it('D4: entityTypes returns only those types, and once drained the cursor moves past the other types', async () => {
+  it('entityTypes returns only those types, and once drained the cursor moves past the other types', async () => {
     const a = await createTenant(db.pool);
     const students = await insertEvents(db.pool, { tenantId: a, count: 30, entityType: 'STUDENT' });
     const teachers = await insertEvents(db.pool, { tenantId: a, count: 40, entityType: 'TEACHER' });
@@ -124,7 +124,7 @@ describe('POST /api/sync/down', () => {
     expect(next.changes.map((c) => c.id)).toEqual(later.map(String));
   });
 
-  it('D5: lastSyncTimestamp alone serves the changes committed after that time; a cursor wins over it', async () => {
+  it('lastSyncTimestamp alone serves the changes committed after that time; a cursor wins over it', async () => {
     const a = await createTenant(db.pool);
     const t0 = new Date('2030-01-01T10:00:00.000Z');
     const early = await insertEvents(db.pool, { tenantId: a, count: 10, modifiedAt: t0 });
@@ -153,7 +153,7 @@ describe('POST /api/sync/down', () => {
     expect(cursorWins.changes.map((c) => c.id)).toEqual(late.map(String));
   });
 
-  it('D6: limit defaults to rules.limits.downDefault and a limit above downMax is capped, not refused', async () => {
+  it('limit defaults to rules.limits.downDefault and a limit above downMax is capped, not refused', async () => {
     const small = await startTestServer(db.pool, { limits: { downDefault: 5, downMax: 12 } });
     try {
       const a = await createTenant(db.pool);
@@ -170,7 +170,7 @@ describe('POST /api/sync/down', () => {
     }
   });
 
-  it('D7: 410 RESYNC_REQUIRED for a cursor of an older epoch (log rebuilt), and for a null cursor after it', async () => {
+  it('410 RESYNC_REQUIRED for a cursor of an older epoch (log rebuilt), and for a null cursor after it', async () => {
     const a = await createTenant(db.pool);
     const ids = await insertEvents(db.pool, { tenantId: a, count: 10 });
     const old = await down(a, {});
@@ -193,7 +193,7 @@ describe('POST /api/sync/down', () => {
     expect(page.changes.map((c) => c.id)).toEqual(more.map(String));
   });
 
-  it('D8: 410 for a cursor below the pruned floor, for a null cursor and for lastSyncTimestamp once pruned', async () => {
+  it('410 for a cursor below the pruned floor, for a null cursor and for lastSyncTimestamp once pruned', async () => {
     const a = await createTenant(db.pool);
     const ids = await insertEvents(db.pool, { tenantId: a, count: 20 });
     const floor = ids[9]!;
@@ -211,7 +211,7 @@ describe('POST /api/sync/down', () => {
     expect(atFloor.changes.map((c) => c.id)).toEqual(ids.slice(10).map(String));
   });
 
-  it('D9: bad input is a 400 with a stable code, never a 500', async () => {
+  it('bad input is a 400 with a stable code, never a 500', async () => {
     const a = await createTenant(db.pool);
     await insertEvents(db.pool, { tenantId: a, count: 3 });
     const token = await server.token(a);
@@ -293,7 +293,7 @@ describe('POST /api/sync/down', () => {
     expect(large.body).toMatchObject({ statusCode: 413, code: 'PAYLOAD_TOO_LARGE' });
   });
 
-  it('D9c: 400 random bodies of every shape to /down and /snapshot: never a 500, every error in the protocol shape', async () => {
+  it('400 random bodies of every shape to /down and /snapshot: never a 500, every error in the protocol shape', async () => {
     const a = await createTenant(db.pool);
     await insertEvents(db.pool, { tenantId: a, count: 3 });
     const token = await server.token(a);
@@ -346,7 +346,7 @@ describe('POST /api/sync/down', () => {
     expect([...statuses.keys()].every((status) => [200, 400, 413].includes(status))).toBe(true);
   });
 
-  it('D9b: a type the sync rules do not serve is an unknown entity type', async () => {
+  it('a type the sync rules do not serve is an unknown entity type', async () => {
     const narrow = await startTestServer(db.pool, { entityTypes: ['STUDENT', 'CLASS'] });
     try {
       const a = await createTenant(db.pool);
@@ -368,7 +368,7 @@ describe('POST /api/sync/down', () => {
     }
   });
 
-  it('D4b: a filtered reader racing a writer misses nothing: the cursor only moves past what the page saw', async () => {
+  it('a filtered reader racing a writer misses nothing: the cursor only moves past what the page saw', async () => {
     const a = await createTenant(db.pool);
     let writing = true;
     const written: number[] = [];
@@ -396,7 +396,7 @@ describe('POST /api/sync/down', () => {
     expect(seen).toEqual(written.map(String));
   });
 
-  it('D11: a field hidden after its changes were captured does not leave the server either', async () => {
+  it('a field hidden after its changes were captured does not leave the server either', async () => {
     const hiding = await startTestServer(db.pool, { hiddenFields: { STUDENT: ['lastName', 'n'] } });
     try {
       const a = await createTenant(db.pool);
@@ -415,7 +415,7 @@ describe('POST /api/sync/down', () => {
     }
   });
 
-  it('D10: each authenticated request writes one sync_log row, SUCCESS with its count or FAILED with the reason', async () => {
+  it('each authenticated request writes one sync_log row, SUCCESS with its count or FAILED with the reason', async () => {
     const a = await createTenant(db.pool);
     await insertEvents(db.pool, { tenantId: a, count: 4 });
     const token = await server.token(a);
@@ -453,7 +453,7 @@ describe('POST /api/sync/down', () => {
     ]);
   });
 
-  it('D12: a desk that asks for gzip gets the same page compressed; one that does not gets plain JSON', async () => {
+  it('a desk that asks for gzip gets the same page compressed; one that does not gets plain JSON', async () => {
     const tenant = await createTenant(db.pool, 'Gzip school');
     await insertEvents(db.pool, { tenantId: tenant, count: 300 });
     const token = await server.token(tenant);

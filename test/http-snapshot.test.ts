@@ -99,7 +99,7 @@ describe('POST /api/sync/snapshot', () => {
     return result.rows.map((r) => r.id);
   }
 
-  it('S1: pages cover every current row exactly once, referenced types first, with one cursor', async () => {
+  it('pages cover every current row exactly once, referenced types first, with one cursor', async () => {
     const { changes, cursors } = await drainSnapshot(school, { limit: 7 });
     const expected: string[] = [];
     for (const type of ENTITY_TYPES) expected.push(...(await rowIds(school, type)));
@@ -120,7 +120,7 @@ describe('POST /api/sync/snapshot', () => {
     }
   });
 
-  it('S2: payloads are camelCase with the types capture writes: dates, numbers, timestamps, nulls', async () => {
+  it('payloads are camelCase with the types capture writes: dates, numbers, timestamps, nulls', async () => {
     const { changes } = await drainSnapshot(school, {
       entityTypes: ['PAYMENT', 'STUDENT', 'EXAM', 'TEACHER'],
     });
@@ -161,7 +161,7 @@ describe('POST /api/sync/snapshot', () => {
     expect(byType('TEACHER').some((t) => t.payload.email === null)).toBe(true);
   });
 
-  it('S3: another tenant’s rows never appear', async () => {
+  it('another tenant’s rows never appear', async () => {
     const { changes } = await drainSnapshot(other, { limit: 5 });
     expect(changes.every((c) => c.payload.tenantId === other)).toBe(true);
     const theirs = new Set<string>();
@@ -170,7 +170,7 @@ describe('POST /api/sync/snapshot', () => {
     expect(changes).toHaveLength(2 + 3 + 4 + 7 + 5 + 3 + 6);
   });
 
-  it('S4: hidden fields never leave the server', async () => {
+  it('hidden fields never leave the server', async () => {
     const hiding = await startTestServer(db.pool, { hiddenFields: { STUDENT: ['notes', 'birthDate'] } });
     try {
       const { changes } = await drainSnapshot(school, { entityTypes: ['STUDENT'], limit: 10 }, hiding);
@@ -185,7 +185,7 @@ describe('POST /api/sync/snapshot', () => {
     }
   });
 
-  it('S5: a tampered, foreign or mismatched pageToken is 400 INVALID_PAGE_TOKEN', async () => {
+  it('a tampered, foreign or mismatched pageToken is 400 INVALID_PAGE_TOKEN', async () => {
     const first = await snapshot(school, { limit: 3 });
     const token = first.pageToken!;
     const [body, mac] = token.split('.') as [string, string];
@@ -223,7 +223,7 @@ describe('POST /api/sync/snapshot', () => {
     expect((await snapshot(school, { pageToken: token, limit: 3 })).cursor).toBe(first.cursor);
   });
 
-  it('S6: the snapshot cursor continues with /down: changes logged after the first page, and only those', async () => {
+  it('the snapshot cursor continues with /down: changes logged after the first page, and only those', async () => {
     const tenant = await createTenant(db.pool);
     await seedSchool(db.pool, tenant, 3);
     const before = await insertEvents(db.pool, { tenantId: tenant, count: 5 });
@@ -237,7 +237,7 @@ describe('POST /api/sync/snapshot', () => {
     expect(down.changes.map((c) => c.id)).toEqual(after.map(String));
   });
 
-  it('S7: after pruning, the snapshot cursor sits at the floor and /down accepts it', async () => {
+  it('after pruning, the snapshot cursor sits at the floor and /down accepts it', async () => {
     const tenant = await createTenant(db.pool);
     await seedSchool(db.pool, tenant, 2);
     const ids = await insertEvents(db.pool, { tenantId: tenant, count: 4 });
@@ -254,7 +254,7 @@ describe('POST /api/sync/snapshot', () => {
     expect(response).toMatchObject({ status: 200, body: { changes: [], hasMore: false } });
   });
 
-  it('S8: a log rebuilt between two pages is 410 RESYNC_REQUIRED on the next page', async () => {
+  it('a log rebuilt between two pages is 410 RESYNC_REQUIRED on the next page', async () => {
     const tenant = await createTenant(db.pool);
     await seedSchool(db.pool, tenant, 2);
     const first = await snapshot(tenant, { limit: 2 });
@@ -266,7 +266,7 @@ describe('POST /api/sync/snapshot', () => {
     expect(next).toMatchObject({ status: 410, body: { code: 'RESYNC_REQUIRED' } });
   });
 
-  it('S9: bad input is a 400 with a code: unknown or unserved type, bad limit, wrong types', async () => {
+  it('bad input is a 400 with a code: unknown or unserved type, bad limit, wrong types', async () => {
     const token = await server.token(school);
     const cases: [unknown, string][] = [
       [{ clientId: 'd', entityTypes: ['PARENT'] }, 'UNKNOWN_ENTITY_TYPE'],
@@ -299,7 +299,7 @@ describe('POST /api/sync/snapshot', () => {
     }
   });
 
-  it('S10: each snapshot request writes one sync_log row (direction SNAPSHOT)', async () => {
+  it('each snapshot request writes one sync_log row (direction SNAPSHOT)', async () => {
     const tenant = await createTenant(db.pool);
     await seedSchool(db.pool, tenant, 3);
     const first = await snapshot(tenant, { clientId: 'desk-snap', limit: 10 });

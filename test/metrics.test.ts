@@ -99,7 +99,7 @@ describe('GET /metrics', () => {
     await db.drop();
   });
 
-  it('M1: /metrics answers 200 in Prometheus text without a token, with every named metric', async () => {
+  it('/metrics answers 200 in Prometheus text without a token, with every named metric', async () => {
     node.metrics.setDeskSource(() => ({ connections: 7, acking: 5, maxLagEvents: 42 }));
     node.metrics.observePushLatency(0.2);
     node.metrics.setSlotWarning({ level: 'warning' });
@@ -130,7 +130,7 @@ describe('GET /metrics', () => {
     expect(sample(text, 'sync_capture_events_stored_total')).toBeUndefined();
   });
 
-  it('M2: an upload moves sync_upload_events_total by outcome and code, one per event', async () => {
+  it('an upload moves sync_upload_events_total by outcome and code, one per event', async () => {
     const before = await node.scrape();
     const yearId = randomUUID();
     const base = { localVersion: 0, createdAt: new Date().toISOString(), attemptCount: 0 };
@@ -189,7 +189,7 @@ describe('GET /metrics', () => {
     expect(delta({ outcome: 'rejected', code: 'TENANT_MISMATCH' })).toBe(1);
   });
 
-  it('M3: a failing /down (bad cursor) moves sync_log_failures_total{direction="DOWN"} by one', async () => {
+  it('a failing /down (bad cursor) moves sync_log_failures_total{direction="DOWN"} by one', async () => {
     const failures = async () =>
       sample(await node.scrape(), 'sync_log_failures_total', { direction: 'DOWN' }) ?? 0;
     const before = await failures();
@@ -207,7 +207,7 @@ describe('GET /metrics', () => {
     expect(rows.rows[0]).toEqual({ n: 1 });
   });
 
-  it('M4: request durations are labelled by route pattern, never by the raw URL', async () => {
+  it('request durations are labelled by route pattern, never by the raw URL', async () => {
     const id = randomUUID();
     const response = await node.post(
       `/api/sync/conflicts/${id}/resolve`,
@@ -225,7 +225,7 @@ describe('GET /metrics', () => {
     expect(await node.scrape()).not.toContain(id);
   });
 
-  it('M5: a scrape never fails: a database or source error omits those metrics and counts the error', async () => {
+  it('a scrape never fails: a database or source error omits those metrics and counts the error', async () => {
     const broken = createPool(db.url, { max: 1, application: 'metrics-broken' });
     await broken.end();
     const other = await startNode(broken, {

@@ -12,7 +12,7 @@ describe('migrations', () => {
     await db.drop();
   });
 
-  it('M1: each migration is applied once, in order, and recorded', async () => {
+  it('each migration is applied once, in order, and recorded', async () => {
     const first = await migrate(db.pool, silentLog);
     expect(first).toEqual(listMigrations().map((m) => m.version));
     const second = await migrate(db.pool, silentLog);
@@ -23,7 +23,7 @@ describe('migrations', () => {
     expect(recorded.rows.map((r) => r.version)).toEqual(first);
   });
 
-  it('M2: every entity table has server_version bumped from one sequence by any writer', async () => {
+  it('every entity table has server_version bumped from one sequence by any writer', async () => {
     const tenant = '00000000-0000-4000-8000-000000000001';
     await db.pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'School')`, [tenant]);
     const a = await db.pool.query<{ server_version: number }>(
@@ -45,7 +45,7 @@ describe('migrations', () => {
     expect(updated.rows[0]!.server_version).toBeGreaterThan(v2);
   });
 
-  it('M3: the eleven entity tables exist with REPLICA IDENTITY FULL', async () => {
+  it('the eleven entity tables exist with REPLICA IDENTITY FULL', async () => {
     const result = await db.pool.query<{ relname: string; relreplident: string }>(
       `SELECT relname, relreplident FROM pg_class WHERE relname = ANY($1::text[]) AND relkind = 'r'`,
       [ENTITY_TYPES.map((t) => ENTITY_TABLES[t])],

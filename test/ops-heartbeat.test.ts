@@ -59,7 +59,7 @@ describe('idle heartbeat', () => {
     await db?.drop();
   });
 
-  it('H1: with only a non-synced table written, the slot confirmed LSN still advances past that WAL', async () => {
+  it('with only a non-synced table written, the slot confirmed LSN still advances past that WAL', async () => {
     const heartbeat = new Heartbeat(silentLog, {
       pool: db.pool,
       slotName: rules.capture.slotName,
@@ -85,7 +85,7 @@ describe('idle heartbeat', () => {
     }
   });
 
-  it('H2: a heartbeat is a transaction capture acknowledges and stores nothing of', async () => {
+  it('a heartbeat is a transaction capture acknowledges and stores nothing of', async () => {
     const heartbeat = new Heartbeat(silentLog, { pool: db.pool, slotName: rules.capture.slotName });
     const before = await eventCount();
     const lsn = await heartbeat.beat();
@@ -95,7 +95,7 @@ describe('idle heartbeat', () => {
     expect(heartbeat.count).toBe(1);
   });
 
-  it('H3: no heartbeat while no capture streams from the slot, nor while the lag is below minLagBytes', async () => {
+  it('no heartbeat while no capture streams from the slot, nor while the lag is below minLagBytes', async () => {
     const quiet = new Heartbeat(silentLog, {
       pool: db.pool,
       slotName: rules.capture.slotName,
@@ -119,7 +119,7 @@ describe('idle heartbeat', () => {
     expect(idle.count + quiet.count).toBe(0);
   });
 
-  it('H4: heartbeats move the slot for a consumer that acknowledges only the transactions it receives', async () => {
+  it('heartbeats move the slot for a consumer that acknowledges only the transactions it receives', async () => {
     // Capture (stopped by H3) also acknowledges keepalives while idle; this consumer does not, so only the
     // heartbeat's transaction can move the slot past WAL written to a table outside the publication.
     const consumer = new LogicalReplicationService(

@@ -46,7 +46,7 @@ describe('retention', () => {
     await db?.drop();
   });
 
-  it('P1: pruneEvents deletes in chunks every older change, keeps the newer, and raises the floor to the highest pruned id', async () => {
+  it('pruneEvents deletes in chunks every older change, keeps the newer, and raises the floor to the highest pruned id', async () => {
     const a = await createTenant(db.pool, 'Big school');
     const old = new Date(Date.now() - 10 * DAY_MS);
     const count = 2 * PRUNE_CHUNK_ROWS + 500;
@@ -60,7 +60,7 @@ describe('retention', () => {
     expect(await floorOf(a)).toBe(oldIds.at(-1));
   });
 
-  it('P2: after a prune, /down answers 410 for a cursor below the floor and for a null cursor, and serves one at the floor', async () => {
+  it('after a prune, /down answers 410 for a cursor below the floor and for a null cursor, and serves one at the floor', async () => {
     const b = await createTenant(db.pool, 'Desk school');
     const first = await down(b, null);
     expect(first.status).toBe(200);
@@ -77,7 +77,7 @@ describe('retention', () => {
     expect(await down(b, cursor(oldIds.at(-1)!))).toEqual({ status: 200 });
   });
 
-  it('P3: the RetentionService prunes by the sync-rules retention on start and on schedule, and stops', async () => {
+  it('the RetentionService prunes by the sync-rules retention on start and on schedule, and stops', async () => {
     const c = await createTenant(db.pool, 'Scheduled school');
     await insertEvents(db.pool, { tenantId: c, count: 3, modifiedAt: new Date(Date.now() - 31 * DAY_MS) });
     const kept = await insertEvents(db.pool, {
@@ -104,7 +104,7 @@ describe('retention', () => {
     await running;
   });
 
-  it('P4: pruneEveryMinutes 0 never prunes, and syncEventsDays 0 keeps every change', async () => {
+  it('pruneEveryMinutes 0 never prunes, and syncEventsDays 0 keeps every change', async () => {
     const d = await createTenant(db.pool, 'Keep-all school');
     const ids = await insertEvents(db.pool, {
       tenantId: d,

@@ -188,7 +188,7 @@ describe('slot guard', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('G1: a LOST slot is recreated, every epoch bumped and capture restarted; the desk resnapshots and ends equal to the server', async () => {
+  it('a LOST slot is recreated, every epoch bumped and capture restarted; the desk resnapshots and ends equal to the server', async () => {
     // A desk in sync with a capturing server.
     let capture = await startCapture();
     await addStudents(30);
@@ -254,7 +254,7 @@ describe('slot guard', () => {
     await capture.stop();
   });
 
-  it('G2: a dropped slot is recreated by the running guard, loudly, and a healthy slot is left alone', async () => {
+  it('a dropped slot is recreated by the running guard, loudly, and a healthy slot is left alone', async () => {
     const recreated: SlotRestart[] = [];
     const guard = new SlotGuard(log, {
       pool,
@@ -284,7 +284,7 @@ describe('slot guard', () => {
     );
   });
 
-  it('G3: retained WAL over the thresholds is reported as warning, then critical, and logged', async () => {
+  it('retained WAL over the thresholds is reported as warning, then critical, and logged', async () => {
     const seen: SlotWarning[] = [];
     const check = (walWarnBytes: number, walCriticalBytes: number) =>
       new SlotGuard(log, {

@@ -88,7 +88,7 @@ describe('replication status', () => {
     await db?.drop();
   });
 
-  it('R1: GET /api/admin/replication gives a dba the slot, publication and capture facts, and only its own tenant log', async () => {
+  it('GET /api/admin/replication gives a dba the slot, publication and capture facts, and only its own tenant log', async () => {
     const base = await serve();
     const status = await replication(base);
     expect(status.slot).toMatchObject({ name: rules.capture.slotName, exists: true, active: true });
@@ -109,7 +109,7 @@ describe('replication status', () => {
     expect(status.warnings).toEqual([]);
   });
 
-  it('R2: the route is for dba and admin only: a desk gets 403 FORBIDDEN, no token 401', async () => {
+  it('the route is for dba and admin only: a desk gets 403 FORBIDDEN, no token 401', async () => {
     const base = await serve();
     expect((await get(base, 'admin')).status).toBe(200);
     const desk = await get(base, 'desk');
@@ -117,7 +117,7 @@ describe('replication status', () => {
     expect((await get(base, null)).status).toBe(401);
   });
 
-  it('R3: events/s comes from two readings of capture progress, or from the live capture while it leads', async () => {
+  it('events/s comes from two readings of capture progress, or from the live capture while it leads', async () => {
     const base = await serve();
     const first = await replication(base);
     expect(first.capture.eventsPerSecond).toBeNull();
@@ -143,7 +143,7 @@ describe('replication status', () => {
     expect((await replication(live)).capture.eventsPerSecond).toBe(42);
   });
 
-  it('R4: slot recreate while capture streams ends the walsender; capture resumes on the new slot and captures the next change', async () => {
+  it('slot recreate while capture streams ends the walsender; capture resumes on the new slot and captures the next change', async () => {
     const before = await db.pool.query<{ pid: number; lsn: string }>(
       'SELECT active_pid AS pid, confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
       [rules.capture.slotName],

@@ -60,7 +60,7 @@ describe('server end to end', () => {
     await db.drop();
   });
 
-  it('E1: a plain-SQL insert, update and delete by another connection reach /down for its tenant, and never another', async () => {
+  it('a plain-SQL insert, update and delete by another connection reach /down for its tenant, and never another', async () => {
     const teacher = randomUUID();
     await db.pool.query(
       `INSERT INTO teachers (tenant_id, id, first_name, last_name) VALUES ($1, $2, 'Awa', 'Ndiaye')`,
@@ -90,7 +90,7 @@ describe('server end to end', () => {
     for (const change of seen) expect(change.payload.tenantId).toBe(schoolA);
   });
 
-  it("E2: the seed's example: an offline-created student is acknowledged, logged with its origin, and a second desk sees it", async () => {
+  it("the seed's example: an offline-created student is acknowledged, logged with its origin, and a second desk sees it", async () => {
     const student = randomUUID();
     const outboxEventId = randomUUID();
     const { cursor: before } = await catchUp(schoolA);
@@ -142,7 +142,7 @@ describe('server end to end', () => {
     ]);
   });
 
-  it('E3: an uploaded DELETE is logged with the serverVersion the desk was answered with', async () => {
+  it('an uploaded DELETE is logged with the serverVersion the desk was answered with', async () => {
     const teacher = randomUUID();
     const teacherEvent = (operation: OutboxEvent['operation'], payload: object, localVersion: number) => ({
       id: randomUUID(),
@@ -183,7 +183,7 @@ describe('server end to end', () => {
     expect(again.body.acknowledged[0]!.serverVersion).toBe(deletion);
   });
 
-  it('E5: a desk on /api/sync/ws receives a plain-SQL write live, after its backlog', async () => {
+  it('a desk on /api/sync/ws receives a plain-SQL write live, after its backlog', async () => {
     const token = await signToken(TEST_JWT_SECRET, { sub: 'desk', tenantId: schoolB, role: 'desk' }, 600);
     const socket = new WebSocket(`${server.url.replace('http', 'ws')}/api/sync/ws`, {
       headers: { authorization: `Bearer ${token}` },
@@ -230,7 +230,7 @@ describe('server end to end', () => {
     }
   });
 
-  it('E4: /healthz reports the database up and this process leading capture', async () => {
+  it('/healthz reports the database up and this process leading capture', async () => {
     const health = await waitFor(async () => {
       const r = await fetch(`${server.url}/healthz`);
       const body = (await r.json()) as { status: string; capture?: { role: string } };

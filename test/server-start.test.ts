@@ -94,13 +94,13 @@ describe('npm start', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('B1: a bad environment stops start-up naming every bad variable', async () => {
+  it('a bad environment stops start-up naming every bad variable', async () => {
     const run = start({ PORT: 'eighty', SYNC_JWT_SECRET: 'short', DATABASE_URL: 'mysql://x' });
     expect(await run.exited).toBe(2);
     for (const name of ['PORT', 'SYNC_JWT_SECRET', 'DATABASE_URL']) expect(run.output()).toContain(name);
   });
 
-  it('B2: a bad sync-rules file stops start-up naming every bad key', async () => {
+  it('a bad sync-rules file stops start-up naming every bad key', async () => {
     const file = join(dir, 'rules.json');
     writeFileSync(
       file,
@@ -111,7 +111,7 @@ describe('npm start', () => {
     for (const key of ['entityTypes.1', 'limits.downMax', 'colour']) expect(run.output()).toContain(key);
   });
 
-  it('B3: with DATABASE_URL it migrates, prints the listening line, serves, and stops cleanly on SIGTERM', async () => {
+  it('with DATABASE_URL it migrates, prints the listening line, serves, and stops cleanly on SIGTERM', async () => {
     const slot = `slot_${db.name}`;
     const file = join(dir, 'rules-b3.json');
     writeFileSync(file, JSON.stringify({ capture: { slotName: slot } }));
@@ -126,7 +126,7 @@ describe('npm start', () => {
     expect(slots.rows).toEqual([{ active: false }]);
   }, 120_000);
 
-  it('B5: a slot dropped while the server was down is recreated at start and every desk is sent to a snapshot, never silently', async () => {
+  it('a slot dropped while the server was down is recreated at start and every desk is sent to a snapshot, never silently', async () => {
     const slot = `slot_${db.name}`;
     const file = join(dir, 'rules-b5.json');
     writeFileSync(file, JSON.stringify({ capture: { slotName: slot } }));
@@ -158,7 +158,7 @@ describe('npm start', () => {
     expect(after.rows).toEqual([{ epoch: 1 }]);
   }, 180_000);
 
-  it('B6: without SYNC_JWT_SECRET it refuses to listen on 0.0.0.0, naming the variable and how to set it', async () => {
+  it('without SYNC_JWT_SECRET it refuses to listen on 0.0.0.0, naming the variable and how to set it', async () => {
     const dataDir = join(dir, 'data-b6');
     const run = start({ SYNC_DATA_DIR: dataDir, PORT: '0', HOST: '0.0.0.0' });
     expect(await run.exited).toBe(2);
@@ -169,13 +169,13 @@ describe('npm start', () => {
     expect(existsSync(join(dataDir, 'jwt-secret'))).toBe(false);
   });
 
-  it('B7: without SYNC_JWT_SECRET it refuses a DATABASE_URL, even on 127.0.0.1', async () => {
+  it('without SYNC_JWT_SECRET it refuses a DATABASE_URL, even on 127.0.0.1', async () => {
     const run = start({ DATABASE_URL: db.url, PORT: '0' });
     expect(await run.exited).toBe(2);
     expect(run.output()).toMatch(/SYNC_JWT_SECRET: is required when DATABASE_URL is set/);
   });
 
-  it('B4: without DATABASE_URL it runs an embedded Postgres under SYNC_DATA_DIR whose data survives a restart', async () => {
+  it('without DATABASE_URL it runs an embedded Postgres under SYNC_DATA_DIR whose data survives a restart', async () => {
     const dataDir = join(dir, 'data');
     const first = start({ SYNC_DATA_DIR: dataDir, PORT: '0' });
     await listening(first);

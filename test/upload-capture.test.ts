@@ -143,7 +143,7 @@ describe('uploads through real capture', () => {
     await db?.drop();
   });
 
-  it('UC1: the same batch sent twice in sequence gets the same answer, and each event is one row change and one sync_events row with its origin', async () => {
+  it('the same batch sent twice in sequence gets the same answer, and each event is one row change and one sync_events row with its origin', async () => {
     const s0 = student();
     const t0 = teacher();
     const versions = await seed([s0, t0]);
@@ -208,7 +208,7 @@ describe('uploads through real capture', () => {
     expect(audit.rows.map((r) => r.n)).toEqual(batch.map(() => 1));
   });
 
-  it('UC2: two identical batches sent in parallel, round after round: one answer for both, one row change and one sync_events row per event', async () => {
+  it('two identical batches sent in parallel, round after round: one answer for both, one row change and one sync_events row per event', async () => {
     const rounds: { batch: OutboxEvent[]; answer: SyncUpResponse }[] = [];
     for (let round = 0; round < 6; round++) {
       const s0 = student();
@@ -243,7 +243,7 @@ describe('uploads through real capture', () => {
     }
   });
 
-  it('UC3: an event that fails inside the database (DELETE of a STUDENT that still has GRADEs) is rejected on its own; the events before and after it are applied, logged and audited', async () => {
+  it('an event that fails inside the database (DELETE of a STUDENT that still has GRADEs) is rejected on its own; the events before and after it are applied, logged and audited', async () => {
     const { klass, exam } = await seedClassWithExam();
     const graded = student({ classId: klass.entityId });
     const other = student({ classId: klass.entityId });
@@ -348,7 +348,7 @@ describe('uploads through real capture', () => {
     expect(await rowsOf(batch.map((e) => e.entityId))).toHaveLength(logged.length);
   });
 
-  it('UC4: an /up whose every event is rejected writes a sync_log row with status FAILED', async () => {
+  it('an /up whose every event is rejected writes a sync_log row with status FAILED', async () => {
     const { klass, exam } = await seedClassWithExam();
     const graded = student({ classId: klass.entityId });
     const versions = await seed([

@@ -76,7 +76,7 @@ describe('hostile upload bodies', () => {
     await db.drop();
   });
 
-  it('H1: 1 000 generated malformed bodies each get a 4xx with a code; nothing is applied; the server stays healthy', async () => {
+  it('1 000 generated malformed bodies each get a 4xx with a code; nothing is applied; the server stays healthy', async () => {
     const statuses = new Map<number, number>();
     for (let i = 0; i < 1000; i++) {
       const response = await server.post('/api/sync/up', hostileBody(i, tenant), { token });
@@ -94,7 +94,7 @@ describe('hostile upload bodies', () => {
     expect(health.status).toBe(200);
   });
 
-  it('H2: SQL-looking strings in a valid payload are stored verbatim', async () => {
+  it('SQL-looking strings in a valid payload are stored verbatim', async () => {
     const events = SQLISH.map((text) => ({
       id: randomUUID(),
       tenantId: tenant,

@@ -94,7 +94,7 @@ describe('POST /api/sync/up', () => {
     await db.drop();
   });
 
-  it('U1: a CREATE is acknowledged with the serverVersion the row now has, and is audited', async () => {
+  it('a CREATE is acknowledged with the serverVersion the row now has, and is audited', async () => {
     const e = student();
     const { status, body } = await up([e], 'desk-u1');
     expect(status).toBe(200);
@@ -130,7 +130,7 @@ describe('POST /api/sync/up', () => {
     expect(log).toMatchObject({ tenant_id: tenant, events_count: 1, status: 'SUCCESS' });
   });
 
-  it('U2: a CREATE of an id that exists is a conflict carrying the server row', async () => {
+  it('a CREATE of an id that exists is a conflict carrying the server row', async () => {
     const e = student();
     await up([e]);
     const again = student({ entityId: e.entityId }, { firstName: 'Other' });
@@ -149,7 +149,7 @@ describe('POST /api/sync/up', () => {
     ]);
   });
 
-  it('U3: an UPDATE whose localVersion is not the row serverVersion is a conflict; nothing is applied', async () => {
+  it('an UPDATE whose localVersion is not the row serverVersion is a conflict; nothing is applied', async () => {
     const e = student();
     const created = await up([e]);
     const version = created.body.acknowledged[0]!.serverVersion;
@@ -171,7 +171,7 @@ describe('POST /api/sync/up', () => {
     expect(audit.rows).toEqual([{ outcome: 'CONFLICT', version_before: version, version_after: null }]);
   });
 
-  it('U4: an UPDATE on the current version is applied and bumps serverVersion', async () => {
+  it('an UPDATE on the current version is applied and bumps serverVersion', async () => {
     const e = student();
     const created = await up([e]);
     const version = created.body.acknowledged[0]!.serverVersion;
@@ -188,7 +188,7 @@ describe('POST /api/sync/up', () => {
     expect(row.rows[0]).toEqual({ first_name: 'Awa', last_name: 'Sow' });
   });
 
-  it('U5: an UPDATE of a deleted row is a conflict with serverData null', async () => {
+  it('an UPDATE of a deleted row is a conflict with serverData null', async () => {
     const e = student();
     const created = await up([e]);
     await db.pool.query('DELETE FROM students WHERE id = $1', [e.entityId]);
@@ -203,7 +203,7 @@ describe('POST /api/sync/up', () => {
     ]);
   });
 
-  it('U6: a DELETE of a row already gone is acknowledged; a DELETE on the current version removes the row with a fresh version', async () => {
+  it('a DELETE of a row already gone is acknowledged; a DELETE on the current version removes the row with a fresh version', async () => {
     const never = event(tenant, { entityType: 'STUDENT', operation: 'DELETE', localVersion: 3 });
     const gone = await up([never]);
     expect(gone.body.acknowledged).toEqual([
@@ -228,7 +228,7 @@ describe('POST /api/sync/up', () => {
     expect(await versionOf(e.entityId)).toBeUndefined();
   });
 
-  it('U7: a DELETE on a stale version is a conflict and the row stays', async () => {
+  it('a DELETE on a stale version is a conflict and the row stays', async () => {
     const e = student();
     const version = (await up([e])).body.acknowledged[0]!.serverVersion;
     const del = event(tenant, {
@@ -242,7 +242,7 @@ describe('POST /api/sync/up', () => {
     expect(await versionOf(e.entityId)).toBe(version);
   });
 
-  it('U8: events on one entity chain inside a request: CREATE, then UPDATEs based on it, then DELETE', async () => {
+  it('events on one entity chain inside a request: CREATE, then UPDATEs based on it, then DELETE', async () => {
     const e = student();
     const u1 = event(tenant, {
       entityType: 'STUDENT',
@@ -288,7 +288,7 @@ describe('POST /api/sync/up', () => {
     ]);
   });
 
-  it('U9: VALIDATION rejections name the bad field, and server business rules are enforced', async () => {
+  it('VALIDATION rejections name the bad field, and server business rules are enforced', async () => {
     const noName = student({}, { firstName: 42 });
     const badDate = student({}, { birthDate: '2026-02-31' });
     const payment = event(tenant, {
@@ -316,7 +316,7 @@ describe('POST /api/sync/up', () => {
     for (const e of [noName, badDate, nul]) expect(await versionOf(e.entityId)).toBeUndefined();
   });
 
-  it("U10: a GRADE's score must lie within 0..its exam's maxScore", async () => {
+  it("a GRADE's score must lie within 0..its exam's maxScore", async () => {
     const s = student();
     const exam = event(tenant, {
       entityType: 'EXAM',
@@ -342,7 +342,7 @@ describe('POST /api/sync/up', () => {
     ]);
   });
 
-  it('U11: TENANT_MISMATCH is rejected and audited; nothing of the other tenant is touched', async () => {
+  it('TENANT_MISMATCH is rejected and audited; nothing of the other tenant is touched', async () => {
     const foreign = event(otherTenant, { entityType: 'TEACHER', payload: { firstName: 'A', lastName: 'B' } });
     const payloadTenant = student({}, { tenantId: otherTenant });
     const { body } = await up([foreign, payloadTenant]);
@@ -360,7 +360,7 @@ describe('POST /api/sync/up', () => {
     expect(other.rows[0].n).toBe(0);
   });
 
-  it('U12: UNKNOWN_ENTITY_TYPE, FORBIDDEN (a type desks may not write) and REFERENCE rejections', async () => {
+  it('UNKNOWN_ENTITY_TYPE, FORBIDDEN (a type desks may not write) and REFERENCE rejections', async () => {
     const unknown = event(tenant, { entityType: 'SPACESHIP', payload: {} });
     const forbidden = event(tenant, { entityType: 'TEACHER', payload: { firstName: 'A', lastName: 'B' } });
     const dangling = student({}, { classId: randomUUID() });
@@ -374,7 +374,7 @@ describe('POST /api/sync/up', () => {
     expect(await versionOf(dangling.entityId)).toBeUndefined();
   });
 
-  it('U13: a role that may not upload gets 403 FORBIDDEN for the whole request', async () => {
+  it('a role that may not upload gets 403 FORBIDDEN for the whole request', async () => {
     const dba = await server.token(tenant, 'dba');
     const e = student();
     const { status, body } = await up([e], 'desk-a', dba);
@@ -383,7 +383,7 @@ describe('POST /api/sync/up', () => {
     expect(await versionOf(e.entityId)).toBeUndefined();
   });
 
-  it('U14: the same batch sent twice gets the same answer and is applied once', async () => {
+  it('I7: the same batch sent twice gets the same answer and is applied once', async () => {
     const e = student();
     const u = event(tenant, {
       entityType: 'STUDENT',
@@ -404,7 +404,7 @@ describe('POST /api/sync/up', () => {
     expect(results.rows[0].n).toBe(2);
   });
 
-  it('U15: two identical batches in parallel are applied once and both get the same answer', async () => {
+  it('two identical batches in parallel are applied once and both get the same answer', async () => {
     for (let round = 0; round < 10; round++) {
       const events = Array.from({ length: 20 }, () => student());
       const [a, b] = await Promise.all([up(events, 'desk-a'), up(events, 'desk-b')]);
@@ -421,7 +421,7 @@ describe('POST /api/sync/up', () => {
     }
   });
 
-  it('U16: two desks updating one row on the same base version: exactly one is acknowledged, the other conflicts', async () => {
+  it('two desks updating one row on the same base version: exactly one is acknowledged, the other conflicts', async () => {
     for (let round = 0; round < 25; round++) {
       const e = student();
       const version = (await up([e])).body.acknowledged[0]!.serverVersion;
@@ -443,7 +443,7 @@ describe('POST /api/sync/up', () => {
     }
   });
 
-  it('U17: a batch mixing every outcome answers each event in its list, in the order sent', async () => {
+  it('a batch mixing every outcome answers each event in its list, in the order sent', async () => {
     const good = student();
     const existing = student();
     await up([existing]);
@@ -463,7 +463,7 @@ describe('POST /api/sync/up', () => {
     expect(log).toEqual({ status: 'PARTIAL', events_count: 4, conflicts_count: 1, rejected_count: 1 });
   });
 
-  it('U18: a bad envelope is 400 and nothing of the request is applied', async () => {
+  it('a bad envelope is 400 and nothing of the request is applied', async () => {
     const good = student();
     const cases: unknown[] = [
       [],
@@ -483,7 +483,7 @@ describe('POST /api/sync/up', () => {
     expect(await versionOf(good.entityId)).toBeUndefined();
   });
 
-  it('U19: more events than the limit, or a body over the size limit, is 413', async () => {
+  it('more events than the limit, or a body over the size limit, is 413', async () => {
     const small = await startTestServer(db.pool, { limits: { uploadMaxEvents: 3, uploadMaxBytes: 4096 } });
     try {
       const many = await small.post(
@@ -505,7 +505,7 @@ describe('POST /api/sync/up', () => {
     }
   });
 
-  it('U20: ACCEPT_SERVER is recorded and acknowledged; a repeat gets the same answer', async () => {
+  it('ACCEPT_SERVER is recorded and acknowledged; a repeat gets the same answer', async () => {
     const e = student();
     const version = (await up([e])).body.acknowledged[0]!.serverVersion;
     const stale = student({ entityId: e.entityId, operation: 'UPDATE', localVersion: version - 1 });
@@ -538,7 +538,7 @@ describe('POST /api/sync/up', () => {
     expect(audit.rows.map((r) => r.outcome)).toEqual(['CONFLICT', 'RESOLVED_ACCEPT_SERVER']);
   });
 
-  it('U21: KEEP_LOCAL applies the payload on top of serverVersion, or is a new conflict if the row moved again', async () => {
+  it('KEEP_LOCAL applies the payload on top of serverVersion, or is a new conflict if the row moved again', async () => {
     const e = student();
     const version = (await up([e])).body.acknowledged[0]!.serverVersion;
     const stale = student(
@@ -568,7 +568,7 @@ describe('POST /api/sync/up', () => {
     expect(row.rows[0]).toEqual({ first_name: 'Mine', last_name: 'Diallo' });
   });
 
-  it('U22: KEEP_LOCAL re-creates an entity that was deleted meanwhile', async () => {
+  it('KEEP_LOCAL re-creates an entity that was deleted meanwhile', async () => {
     const e = student();
     const version = (await up([e])).body.acknowledged[0]!.serverVersion;
     await db.pool.query('DELETE FROM students WHERE id = $1', [e.entityId]);
@@ -587,7 +587,7 @@ describe('POST /api/sync/up', () => {
     expect(row.rows[0]).toEqual({ first_name: 'Back' });
   });
 
-  it('U23: resolving an outbox event that never met a conflict is 404 UNKNOWN_CONFLICT', async () => {
+  it('resolving an outbox event that never met a conflict is 404 UNKNOWN_CONFLICT', async () => {
     const e = student();
     await up([e]);
     for (const id of [e.id, randomUUID(), 'garbage']) {

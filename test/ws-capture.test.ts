@@ -52,7 +52,7 @@ describe('plain-SQL writes reach desks on every node, through real capture', () 
     return desk;
   }
 
-  it('E1: a plain-SQL write reaches desks on both nodes; after the capturing node is killed the standby takes over and pushing goes on', async () => {
+  it('a plain-SQL write reaches desks on both nodes; after the capturing node is killed the standby takes over and pushing goes on', async () => {
     const [leader, standby] = nodes as [NodeProcess, NodeProcess];
     const tenant = await createTenant(db.pool);
     const token = await signToken(TEST_JWT_SECRET, { sub: 'u', tenantId: tenant, role: 'desk' }, 3600);

@@ -73,7 +73,7 @@ describe('/api/sync/ws under churn', () => {
     await db?.drop();
   });
 
-  it('C1: while 20 000 changes are written and sockets are cut at random, every desk ends with exactly its tenant’s log, in order, no gap, no duplicate', async () => {
+  it('while 20 000 changes are written and sockets are cut at random, every desk ends with exactly its tenant’s log, in order, no gap, no duplicate', async () => {
     const tenants = [await createTenant(db.pool), await createTenant(db.pool), await createTenant(db.pool)];
     const desks: { desk: ChurningDesk; tenant: string; types?: string[] }[] = [];
     for (const tenant of tenants) {

@@ -35,7 +35,7 @@ describe('/api/sync/ws delivery', () => {
     return { tenant, token: await server.token(tenant) };
   }
 
-  it('D1: the backlog after the hello cursor comes first, in pages, then live changes; each message carries the cursor of its last change', async () => {
+  it('the backlog after the hello cursor comes first, in pages, then live changes; each message carries the cursor of its last change', async () => {
     const { tenant, token } = await tenantWithToken();
     const first = (await appendEvents(db.pool, [{ tenantId: tenant, count: 100 }])).get(tenant)!;
     await appendEvents(db.pool, [{ tenantId: tenant, count: 900 }]);
@@ -63,7 +63,7 @@ describe('/api/sync/ws delivery', () => {
     expect(again.ids).toEqual((await tenantLog(db.pool, tenant)).slice(1010));
   });
 
-  it('D2: backlog and live changes arriving together stay in order, gap-free and without duplicates', async () => {
+  it('backlog and live changes arriving together stay in order, gap-free and without duplicates', async () => {
     const { tenant, token } = await tenantWithToken();
     await appendEvents(db.pool, [{ tenantId: tenant, count: 3000 }]);
     const start = (await tenantLog(db.pool, tenant)).map(Number);
@@ -96,7 +96,7 @@ describe('/api/sync/ws delivery', () => {
     }
   });
 
-  it('D3: a desk with entityTypes gets only those types, and its cursor still moves past the others', async () => {
+  it('a desk with entityTypes gets only those types, and its cursor still moves past the others', async () => {
     const { tenant, token } = await tenantWithToken();
     await appendEvents(db.pool, [
       { tenantId: tenant, count: 3, entityType: 'TEACHER' },
@@ -124,7 +124,7 @@ describe('/api/sync/ws delivery', () => {
     expect(all.ids).toEqual(full);
   });
 
-  it('D4: a desk never receives another tenant’s change, whatever its hello says', async () => {
+  it('a desk never receives another tenant’s change, whatever its hello says', async () => {
     const a = await tenantWithToken();
     const b = await tenantWithToken();
     const bIds = (await appendEvents(db.pool, [{ tenantId: b.tenant, count: 5 }])).get(b.tenant)!;
@@ -153,7 +153,7 @@ describe('/api/sync/ws delivery', () => {
     }
   });
 
-  it('D11: a desk whose cursor points past its tenant’s changes holds up no other desk of the tenant', async () => {
+  it('a desk whose cursor points past its tenant’s changes holds up no other desk of the tenant', async () => {
     const { tenant, token } = await tenantWithToken();
     const other = await createTenant(db.pool);
     const mine = (await appendEvents(db.pool, [{ tenantId: tenant, count: 2 }])).get(tenant)!;
@@ -184,7 +184,7 @@ describe('/api/sync/ws delivery', () => {
     expect(far.ids).toEqual(log.slice(2));
   });
 
-  it('D5: acks are recorded per desk and the lag is reported', async () => {
+  it('acks are recorded per desk and the lag is reported', async () => {
     const { tenant, token } = await tenantWithToken();
     await appendEvents(db.pool, [{ tenantId: tenant, count: 10 }]);
     const desk = open(server.wsUrl, { token, clientId: 'acking' });
@@ -205,7 +205,7 @@ describe('/api/sync/ws delivery', () => {
     expect(server.app.deskSockets?.stats.acking).toBeGreaterThanOrEqual(1);
   });
 
-  it('D6: a live desk whose tenant log is rebuilt (new epoch) gets resync, then 4410', async () => {
+  it('a live desk whose tenant log is rebuilt (new epoch) gets resync, then 4410', async () => {
     const { tenant, token } = await tenantWithToken();
     await appendEvents(db.pool, [{ tenantId: tenant, count: 2 }]);
     const desk = open(server.wsUrl, { token });
@@ -223,7 +223,7 @@ describe('/api/sync/ws delivery', () => {
     expect(desk.changes).toHaveLength(2);
   });
 
-  it('D7: a desk whose socket fills up is paused, and resumes from its own cursor when it drains', async () => {
+  it('a desk whose socket fills up is paused, and resumes from its own cursor when it drains', async () => {
     const slow = await startPushServer(db, {
       socket: { pauseAboveBytes: 16 * 1024, resumeBelowBytes: 1024 },
     });
@@ -251,7 +251,7 @@ describe('/api/sync/ws delivery', () => {
     }
   });
 
-  it('D8: a desk paused longer than slowCloseMs is closed, and catches up when it reconnects', async () => {
+  it('a desk paused longer than slowCloseMs is closed, and catches up when it reconnects', async () => {
     const slow = await startPushServer(db, {
       socket: { pauseAboveBytes: 16 * 1024, slowCloseMs: 500, closeGraceMs: 200 },
     });
@@ -281,7 +281,7 @@ describe('/api/sync/ws delivery', () => {
     }
   });
 
-  it('D9: a peer that answers no ping for 3 intervals is dropped; one that answers stays', async () => {
+  it('a peer that answers no ping for 3 intervals is dropped; one that answers stays', async () => {
     const pinging = await startPushServer(db, { rules: { intervals: { wsPingMs: 200 } } });
     try {
       const { tenant } = await tenantWithToken();
@@ -300,7 +300,7 @@ describe('/api/sync/ws delivery', () => {
     }
   });
 
-  it('D10: a server shutdown closes every socket with 1001', async () => {
+  it('a server shutdown closes every socket with 1001', async () => {
     const closing = await startPushServer(db);
     const { tenant } = await tenantWithToken();
     const token = await closing.token(tenant);

@@ -72,7 +72,7 @@ function channelWith(tailId: number, ...desks: FakeDesk[]): TenantChannel {
 }
 
 describe('fan-out of one tenant on one node', () => {
-  it('F1: every live desk of a filter gets the very same bytes, built once per distinct filter', () => {
+  it('every live desk of a filter gets the very same bytes, built once per distinct filter', () => {
     const plain = [1, 2, 3].map(() => new FakeDesk({ epoch: 0, eventId: 10 }));
     const teachers = [1, 2].map(() => new FakeDesk({ epoch: 0, eventId: 10 }, ['TEACHER']));
     const channel = channelWith(10, ...plain, ...teachers);
@@ -89,7 +89,7 @@ describe('fan-out of one tenant on one node', () => {
     expect(JSON.parse(teachers[0]!.sent[0]!.toString()).cursor).toBe(JSON.parse(first!.toString()).cursor);
   });
 
-  it('F2: a desk that joined ahead of the hub gets only the part of the next batch past its position', () => {
+  it('a desk that joined ahead of the hub gets only the part of the next batch past its position', () => {
     const live = new FakeDesk({ epoch: 0, eventId: 10 });
     const channel = channelWith(10, live);
     const ahead = new FakeDesk({ epoch: 0, eventId: 12 });
@@ -105,7 +105,7 @@ describe('fan-out of one tenant on one node', () => {
     expect(channel.join(behind).outcome).toBe('behind');
   });
 
-  it('F5: the tail comes from the hub’s own first read, never from a desk’s cursor', () => {
+  it('the tail comes from the hub’s own first read, never from a desk’s cursor', () => {
     // One desk claims a position past the tenant's last change (a cursor of another tenant); one is behind.
     const far = new FakeDesk({ epoch: 0, eventId: 500 });
     const behind = new FakeDesk({ epoch: 0, eventId: 40 });
@@ -124,7 +124,7 @@ describe('fan-out of one tenant on one node', () => {
     expect(far.ids(0)).toEqual(['510']);
   });
 
-  it('F3: a desk whose socket is full is dropped from the live set, the others still get the batch', () => {
+  it('a desk whose socket is full is dropped from the live set, the others still get the batch', () => {
     const full = new FakeDesk({ epoch: 0, eventId: 5 });
     const ok = new FakeDesk({ epoch: 0, eventId: 5 });
     const channel = channelWith(5, full, ok);
@@ -135,7 +135,7 @@ describe('fan-out of one tenant on one node', () => {
     expect(channel.tail).toEqual({ epoch: 0, eventId: 6 });
   });
 
-  it('F4: a read from a tail that moved meanwhile is refused; a tail the log no longer serves resyncs its desks', () => {
+  it('a read from a tail that moved meanwhile is refused; a tail the log no longer serves resyncs its desks', () => {
     const desk = new FakeDesk({ epoch: 0, eventId: 20 });
     const channel = channelWith(20, desk);
     expect(channel.apply(read(19, [21]))).toBe(false);

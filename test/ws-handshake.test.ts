@@ -46,7 +46,7 @@ describe('/api/sync/ws handshake and close codes', () => {
     return desk.closed;
   }
 
-  it('W1: a socket without a token, with a forged one, or without the right closes 4401', async () => {
+  it('a socket without a token, with a forged one, or without the right closes 4401', async () => {
     const forged = await signToken(
       'another-secret-another-secret-another-00',
       { sub: 'x', tenantId: tenant, role: 'desk' },
@@ -69,7 +69,7 @@ describe('/api/sync/ws handshake and close codes', () => {
     }
   });
 
-  it('W2: a socket whose token expires while connected closes 4401', async () => {
+  it('a socket whose token expires while connected closes 4401', async () => {
     const shortLived = await server.token(tenant, { ttlSeconds: 2 });
     const desk = TestDesk.open(server.wsUrl, { token: shortLived });
     await desk.waitForChanges(3);
@@ -77,7 +77,7 @@ describe('/api/sync/ws handshake and close codes', () => {
     expect(closed).toEqual({ code: WS_CLOSE.UNAUTHORIZED, reason: 'TOKEN_EXPIRED' });
   });
 
-  it('W3: a socket that sends no hello within helloTimeoutMs closes 4400', async () => {
+  it('a socket that sends no hello within helloTimeoutMs closes 4400', async () => {
     const started = Date.now();
     const desk = TestDesk.open(server.wsUrl, { token, hello: null });
     const closed = await closeOf(desk);
@@ -85,7 +85,7 @@ describe('/api/sync/ws handshake and close codes', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
   });
 
-  it('W4: a bad hello gets an error message, then 4400', async () => {
+  it('a bad hello gets an error message, then 4400', async () => {
     for (const hello of [
       'not json',
       { type: 'ack', cursor: encodeCursor({ epoch: 0, eventId: 1 }) },
@@ -102,7 +102,7 @@ describe('/api/sync/ws handshake and close codes', () => {
     }
   });
 
-  it('W5: a cursor this server never issued gets an error message, then 4400', async () => {
+  it('a cursor this server never issued gets an error message, then 4400', async () => {
     for (const cursor of [
       'garbage',
       encodeCursor({ epoch: 0, eventId: 1_000_000_000 }),
@@ -115,7 +115,7 @@ describe('/api/sync/ws handshake and close codes', () => {
     }
   });
 
-  it('W6: a cursor older than the log retains (epoch bumped, or pruned) gets resync, then 4410', async () => {
+  it('a cursor older than the log retains (epoch bumped, or pruned) gets resync, then 4410', async () => {
     const other = await createTenant(db.pool);
     const otherToken = await server.token(other);
     const ids = (await appendEvents(db.pool, [{ tenantId: other, count: 5 }])).get(other)!;
@@ -144,7 +144,7 @@ describe('/api/sync/ws handshake and close codes', () => {
     expect(stale.messages).toEqual([{ type: 'resync', code: 'RESYNC_REQUIRED' }]);
   });
 
-  it('W7: the token may travel as ?access_token= and never reaches the log', async () => {
+  it('the token may travel as ?access_token= and never reaches the log', async () => {
     const desk = TestDesk.open(server.wsUrl, { token, tokenIn: 'query' });
     await desk.waitForChanges(3);
     await desk.close();
@@ -153,7 +153,7 @@ describe('/api/sync/ws handshake and close codes', () => {
     expect(log).not.toContain(token);
   });
 
-  it('W8: a plain GET of the socket route is a protocol 400', async () => {
+  it('a plain GET of the socket route is a protocol 400', async () => {
     const response = await fetch(`${server.url}/api/sync/ws`);
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({ statusCode: 400, code: 'BAD_REQUEST' });

@@ -35,7 +35,7 @@ describe('server memory with a desk that never reads', () => {
     await db?.drop();
   });
 
-  it('M1: while 100 000 events flow, a desk that never reads is paused and the server RSS stays bounded', async () => {
+  it('while 100 000 events flow, a desk that never reads is paused and the server RSS stays bounded', async () => {
     const tenant = await createTenant(db.pool);
     const token = await signToken(TEST_JWT_SECRET, { sub: 'u', tenantId: tenant, role: 'desk' }, 3600);
     const reader = TestDesk.open(node.wsUrl, { token, clientId: 'reader', validate: false });

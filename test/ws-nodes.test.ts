@@ -30,7 +30,7 @@ describe('fan-out across server nodes', () => {
     return desk;
   }
 
-  it('N1: two server nodes on one database, each with its own hub, each push a change to their own desks', async () => {
+  it('two server nodes on one database, each with its own hub, each push a change to their own desks', async () => {
     const tenant = await createTenant(db.pool);
     const onA = [await deskOn(nodeA, tenant, 'a1'), await deskOn(nodeA, tenant, 'a2')];
     const onB = [await deskOn(nodeB, tenant, 'b1')];
@@ -43,7 +43,7 @@ describe('fan-out across server nodes', () => {
     }
   });
 
-  it('N2: a wake costs one read per woken tenant per node, however many desks the tenant has there', async () => {
+  it('a wake costs one read per woken tenant per node, however many desks the tenant has there', async () => {
     const busy = await createTenant(db.pool);
     const quiet = await createTenant(db.pool);
     const already = nodeA.hub.stats.subscribers;
@@ -72,7 +72,7 @@ describe('fan-out across server nodes', () => {
     expect(idle.every((d) => d.changes.length === 0)).toBe(true);
   });
 
-  it('N3: the LISTEN connection comes back after it is killed, and a change committed meanwhile still arrives', async () => {
+  it('the LISTEN connection comes back after it is killed, and a change committed meanwhile still arrives', async () => {
     const node = await startPushServer(db, { hub: { retryMinMs: 1000, retryMaxMs: 1000 } });
     try {
       const tenant = await createTenant(db.pool);
