@@ -344,4 +344,18 @@ describe('capture: what lands in sync_events', () => {
     const [event] = await eventsOf([id], 1);
     expect(event?.payload).toMatchObject({ firstName: 'Tab\tName', lastName: notes });
   });
+
+  it("capture stores each payload's size as a page ships it (jsonb text), counted without Postgres", async () => {
+    const id = randomUUID();
+    await db.pool.query(
+      `INSERT INTO teachers (tenant_id, id, first_name, last_name, email) VALUES ($1, $2, $3, $4, $5)`,
+      [T1, id, 'a:b,c "q" \\', 'Ndiaye, Fatou: 🎒 é', 'x@y.sn'],
+    );
+    await eventsOf([id], 1);
+    const sizes = await db.pool.query<{ stored: number; actual: number }>(
+      `SELECT payload_bytes AS stored, octet_length(payload::text) AS actual FROM sync_events`,
+    );
+    expect(sizes.rows.length).toBeGreaterThan(10);
+    for (const { stored, actual } of sizes.rows) expect(stored).toBe(actual);
+  });
 });

@@ -57,7 +57,7 @@ t AS (
       SELECT r.*, ${pageBudgetColumnsSql('r', '$6')}
       FROM (
         SELECT e.id, e.entity_type, e.entity_id, e.operation, e.payload, e.server_version, e.modified_at,
-          e.payload_bytes
+          coalesce(e.payload_bytes, octet_length(e.payload::text)) AS payload_bytes
         FROM sync_events e
         WHERE e.tenant_id = w.tenant_id
           AND e.id > w.after_id

@@ -149,7 +149,7 @@ LEFT JOIN LATERAL (
     SELECT r.*, ${pageBudgetColumnsSql('r', '$8')}
     FROM (
       SELECT e.id, e.entity_type, e.entity_id, e.operation, e.payload, e.server_version, e.modified_at,
-        e.payload_bytes
+        coalesce(e.payload_bytes, octet_length(e.payload::text)) AS payload_bytes
       FROM sync_events e
       WHERE e.tenant_id = $1
         AND e.id > st.after_id
