@@ -9,7 +9,7 @@ import {
   spliceChange,
   type ChangeColumns,
 } from '../log/read.ts';
-import type { TenantLogState } from '../log/tenant-log.ts';
+import { servableCursorSql, type TenantLogState } from '../log/tenant-log.ts';
 import type { BatchChange } from './batch.ts';
 
 /** What the hub reads for one tenant: the changes after its tail, and whether the log can serve it. */
@@ -61,7 +61,7 @@ t AS (
         FROM sync_events e
         WHERE e.tenant_id = w.tenant_id
           AND e.id > w.after_id
-          AND w.after_epoch = w.epoch AND w.after_id >= w.floor_id AND w.after_id <= w.last_issued_id
+          AND ${servableCursorSql('w.after_id', 'w.after_epoch', 'w')}
         ORDER BY e.id
         LIMIT $4::integer + 1
       ) r

@@ -1,6 +1,11 @@
 import type { EntityType } from '../../shared/entities.ts';
 import type { Pool } from '../db/pool.ts';
-import { TENANT_LOG_STATE_COLUMNS, TENANT_LOG_STATE_FROM, type TenantLogState } from './tenant-log.ts';
+import {
+  servableCursorSql,
+  TENANT_LOG_STATE_COLUMNS,
+  TENANT_LOG_STATE_FROM,
+  type TenantLogState,
+} from './tenant-log.ts';
 
 /** Where a page of one tenant's log starts. */
 export type PageStart =
@@ -124,7 +129,7 @@ start AS MATERIALIZED (
     END AS after_id,
     CASE
       WHEN $2::bigint IS NULL THEN s.floor_id = 0
-      ELSE $3::bigint = s.epoch AND $2::bigint >= s.floor_id AND $2::bigint <= s.last_issued_id
+      ELSE ${servableCursorSql('$2::bigint', '$3::bigint', 's')}
     END AS can_serve
   FROM state s
 ),

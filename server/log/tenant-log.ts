@@ -31,6 +31,16 @@ export const TENANT_LOG_STATE_COLUMNS = `
 
 export const TENANT_LOG_STATE_FROM = `(SELECT 1) AS one LEFT JOIN sync_tenant_log l ON l.tenant_id = $1`;
 
+/**
+ * The SQL twin of checkPosition's "can be served" for a cursor at (`afterId`, `afterEpoch`) against the
+ * state columns of `state` (epoch, floor_id, last_issued_id): the one condition every page query reads its
+ * rows under, so that a page is empty whenever checkPosition will refuse its start. A null cursor is
+ * the caller's case (served while nothing is pruned).
+ */
+export function servableCursorSql(afterId: string, afterEpoch: string, state: string): string {
+  return `(${afterEpoch} = ${state}.epoch AND ${afterId} >= ${state}.floor_id AND ${afterId} <= ${state}.last_issued_id)`;
+}
+
 export interface TenantLogStateRow {
   epoch: number;
   floor_id: number;
