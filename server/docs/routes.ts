@@ -32,8 +32,8 @@ export interface RouteDoc {
 }
 
 /**
- * What every route behind the /api authentication hook may answer besides its own errors (UNAVAILABLE: the
- * database is busy or restarting; nothing was applied, retry after Retry-After).
+ * What every route behind the /api authentication hook may answer besides its own errors (RATE_LIMITED: the
+ * token's requests per minute; UNAVAILABLE: the database is busy or restarting; both with Retry-After).
  */
 const AUTHENTICATED: readonly ErrorCode[] = [
   'UNAUTHORIZED',
@@ -41,6 +41,7 @@ const AUTHENTICATED: readonly ErrorCode[] = [
   'TOKEN_REVOKED',
   'FORBIDDEN',
   'UNKNOWN_TENANT',
+  'RATE_LIMITED',
   'UNAVAILABLE',
 ];
 /** What a JSON body route may answer before it runs: bad JSON, too large, not JSON. */
