@@ -145,7 +145,16 @@ describe('GET /docs/json and GET /docs', () => {
   it('each route lists the error statuses the protocol gives it, each as an ErrorBody', () => {
     const statuses = (method: string, path: string) =>
       Object.keys(document.paths[path]?.[method]?.responses ?? {}).sort();
-    expect(statuses('post', '/api/sync/up')).toEqual(['200', '400', '401', '403', '413', '415', '503']);
+    expect(statuses('post', '/api/sync/up')).toEqual([
+      '200',
+      '400',
+      '401',
+      '403',
+      '413',
+      '415',
+      '429',
+      '503',
+    ]);
     expect(statuses('post', '/api/sync/down')).toEqual([
       '200',
       '400',
@@ -154,6 +163,7 @@ describe('GET /docs/json and GET /docs', () => {
       '410',
       '413',
       '415',
+      '429',
       '503',
     ]);
     expect(statuses('post', '/api/sync/snapshot')).toEqual(
@@ -162,7 +172,7 @@ describe('GET /docs/json and GET /docs', () => {
     expect(statuses('post', '/api/sync/conflicts/{outboxEventId}/resolve')).toEqual(
       expect.arrayContaining(['200', '400', '401', '403', '404', '413', '415']),
     );
-    expect(statuses('get', '/api/admin/replication')).toEqual(['200', '401', '403', '503']);
+    expect(statuses('get', '/api/admin/replication')).toEqual(['200', '401', '403', '429', '503']);
     expect(statuses('get', '/api/sync/ws')).toEqual(['101', '400']);
     const gone = document.paths['/api/sync/down']?.post?.responses['410']?.content?.['application/json'];
     expect(gone?.schema).toEqual({
