@@ -131,6 +131,7 @@ export class BridgeHost implements DeskBridge {
           operation: event.operation,
           payload: event.payload,
           reason: event.errorMessage ?? 'refused by the server',
+          ...(event.detail === null ? {} : { rule: event.detail.rule, params: event.detail.params }),
           createdAt: event.createdAt,
         })),
     );

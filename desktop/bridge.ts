@@ -1,5 +1,6 @@
 import type { EntityType } from '../shared/entities.ts';
 import type { HistoryEntry } from '../shared/protocol.ts';
+import type { RefusalParams } from '../shared/refusal-rules.ts';
 import type { ConflictView, FieldIssue, ResolutionChoice } from './store/index.ts';
 import type { SyncStatus } from './sync/index.ts';
 
@@ -51,7 +52,10 @@ export interface Refusal {
   entityId: string;
   operation: 'CREATE' | 'UPDATE' | 'DELETE';
   payload: Record<string, unknown>;
+  /** The server's English reason; `rule` and `params` say the same for the desk's own words, when sent. */
   reason: string;
+  rule?: string;
+  params?: RefusalParams;
   /** When the edit was made (ISO). */
   createdAt: string;
 }

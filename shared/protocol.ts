@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { entityTypeSchema, uuidSchema, versionSchema } from './entities.ts';
 import { isStorableText } from './text.ts';
+import { refusalParamsSchema } from './refusal-rules.ts';
 
 /** Error body of every non-2xx answer. `code` is a stable UPPER_SNAKE word. */
 export const errorBodySchema = z.object({
@@ -100,7 +101,16 @@ export const syncUpResponseSchema = z.object({
   conflicts: z.array(
     z.object({ outboxEventId: uuidSchema, reason: z.string(), serverData: jsonObject.nullable() }),
   ),
-  rejected: z.array(z.object({ outboxEventId: z.string(), code: rejectCodeSchema, reason: z.string() })),
+  rejected: z.array(
+    z.object({
+      outboxEventId: z.string(),
+      code: rejectCodeSchema,
+      reason: z.string(),
+      // Optional, machine-readable twin of `reason` (shared/refusal-rules.ts): a desk renders it in its language.
+      rule: z.string().optional(),
+      params: refusalParamsSchema.optional(),
+    }),
+  ),
   syncTimestamp: timestamp,
 });
 export type SyncUpResponse = z.infer<typeof syncUpResponseSchema>;

@@ -277,6 +277,8 @@ describe('uploads through real capture', () => {
         code: 'REFERENCE',
         // The field and the rule, never the database's message or a table name.
         reason: `STUDENT ${blocked.entityId} is still referenced by GRADE records; delete or move those first`,
+        rule: 'STILL_REFERENCED',
+        params: { type: 'GRADE' },
       },
     ]);
 

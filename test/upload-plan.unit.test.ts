@@ -100,7 +100,12 @@ describe('deciding one upload event (pure: no database)', () => {
     const missing = { ...grade, fields: { ...grade.fields, student_id: ID } };
     expect(decide(input({ valid: missing })).decision).toEqual({
       kind: 'rejected',
-      rejection: { code: 'REFERENCE', reason: `payload.studentId: STUDENT ${ID} does not exist` },
+      rejection: {
+        code: 'REFERENCE',
+        reason: `payload.studentId: STUDENT ${ID} does not exist`,
+        rule: 'REFERENCE_MISSING',
+        params: { field: 'studentId', type: 'STUDENT' },
+      },
     });
     const high = { ...grade, fields: { score: 25 } };
     expect(decide(input({ event: event('UPDATE', 7), valid: high, state: existing(7) })).decision).toEqual({
@@ -108,6 +113,8 @@ describe('deciding one upload event (pure: no database)', () => {
       rejection: {
         code: 'VALIDATION',
         reason: "payload.score: must be between 0 and the exam's maxScore (20)",
+        rule: 'SCORE_ABOVE_MAX',
+        params: { field: 'score', limit: 20 },
       },
     });
   });

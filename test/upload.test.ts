@@ -304,14 +304,35 @@ describe('POST /api/sync/up', () => {
     const nul = student({}, { lastName: 'a\u0000b' });
     const { body } = await up([noName, badDate, payment, nul]);
     expect(body.rejected).toEqual([
-      { outboxEventId: noName.id, code: 'VALIDATION', reason: expect.stringContaining('payload.firstName') },
-      { outboxEventId: badDate.id, code: 'VALIDATION', reason: expect.stringContaining('payload.birthDate') },
+      // `rule` and `params` say the same as `reason` for a desk to word in its own language.
+      {
+        outboxEventId: noName.id,
+        code: 'VALIDATION',
+        reason: expect.stringContaining('payload.firstName'),
+        rule: 'INVALID',
+        params: { field: 'firstName' },
+      },
+      {
+        outboxEventId: badDate.id,
+        code: 'VALIDATION',
+        reason: expect.stringContaining('payload.birthDate'),
+        rule: 'DATE',
+        params: { field: 'birthDate' },
+      },
       {
         outboxEventId: payment.id,
         code: 'VALIDATION',
         reason: expect.stringContaining('payload.amountCents'),
+        rule: 'ABOVE',
+        params: { field: 'amountCents', limit: 0 },
       },
-      { outboxEventId: nul.id, code: 'VALIDATION', reason: expect.stringContaining('payload.lastName') },
+      {
+        outboxEventId: nul.id,
+        code: 'VALIDATION',
+        reason: expect.stringContaining('payload.lastName'),
+        rule: 'UNSTORABLE',
+        params: { field: 'lastName' },
+      },
     ]);
     for (const e of [noName, badDate, nul]) expect(await versionOf(e.entityId)).toBeUndefined();
   });
@@ -337,8 +358,20 @@ describe('POST /api/sync/up', () => {
     const { body } = await up([s, exam, ok, over, negative]);
     expect(body.acknowledged.map((a) => a.outboxEventId)).toEqual([s.id, exam.id, ok.id]);
     expect(body.rejected).toEqual([
-      { outboxEventId: over.id, code: 'VALIDATION', reason: expect.stringContaining('payload.score') },
-      { outboxEventId: negative.id, code: 'VALIDATION', reason: expect.stringContaining('payload.score') },
+      {
+        outboxEventId: over.id,
+        code: 'VALIDATION',
+        reason: expect.stringContaining('payload.score'),
+        rule: 'SCORE_ABOVE_MAX',
+        params: { field: 'score', limit: 20 },
+      },
+      {
+        outboxEventId: negative.id,
+        code: 'VALIDATION',
+        reason: expect.stringContaining('payload.score'),
+        rule: 'MIN',
+        params: { field: 'score', limit: 0 },
+      },
     ]);
   });
 

@@ -12,6 +12,7 @@ import {
   type ResolutionRequest,
 } from './conflicts.ts';
 import { openDatabase } from './database.ts';
+import { refusalParamsSchema, type RefusalParams } from '../../shared/refusal-rules.ts';
 import type { Entity } from './entity-store.ts';
 import { EntityStore } from './entity-store.ts';
 import { DeskStoreError } from './errors.ts';
@@ -234,8 +235,11 @@ export class DeskStore {
     return this.outbox.unresolvedOf(type, id).map(toWireEvent);
   }
 
-  refusals(): OutboxEvent[] {
-    return this.outbox.refused().map(toWireEvent);
+  /** With the server's rule and parameters when it sent them (`detail`), for the screens' own words. */
+  refusals(): (OutboxEvent & { detail: { rule: string; params: RefusalParams } | null })[] {
+    return this.outbox
+      .refused()
+      .map((row) => ({ ...toWireEvent(row), detail: refusalDetailOf(row.error_detail) }));
   }
   /** The user has seen a refusal: it leaves `refusals()` (and is pruned with acknowledged events). */
   dismissRefusal(outboxEventId: string): void {
@@ -392,5 +396,19 @@ export class DeskStore {
 
   private emitChanged(changed: ChangedIds, source: 'local' | 'server'): void {
     for (const [type, ids] of changed) this.events.emit('changed', { type, ids, source });
+  }
+}
+
+/** A stored `{ rule, params }`; anything unreadable counts as none (the screens then show the reason). */
+function refusalDetailOf(json: string | null): { rule: string; params: RefusalParams } | null {
+  if (json === null) return null;
+  try {
+    const value = JSON.parse(json) as { rule?: unknown; params?: unknown };
+    const params = refusalParamsSchema.safeParse(value.params ?? {});
+    return typeof value.rule === 'string' && params.success
+      ? { rule: value.rule, params: params.data }
+      : null;
+  } catch {
+    return null;
   }
 }

@@ -1,3 +1,4 @@
+import type { RefusalParams, RefusalRule } from '../../shared/refusal-rules.ts';
 import type { EntityType } from '../../shared/entities.ts';
 
 export type DeskStoreErrorCode =
@@ -27,6 +28,9 @@ export interface FieldIssue {
   /** Dotted path inside the payload, e.g. `firstName` or `address.city`; `(payload)` for the whole object. */
   field: string;
   message: string;
+  /** What the shared schema said, for the screens' own words (shared/refusal-rules.ts). */
+  rule?: RefusalRule;
+  params?: RefusalParams;
 }
 
 /** A payload refused by `entityPayloadSchemas[type]`; `fields` names every bad field. */

@@ -7,6 +7,7 @@ import {
   type EntityType,
 } from '../../shared/entities.ts';
 import type { Operation } from '../../shared/protocol.ts';
+import { detailOfIssue } from '../../shared/refusal-rules.ts';
 import type { Entity, EntityStore } from './entity-store.ts';
 import { DeskStoreError, ValidationError } from './errors.ts';
 import type { OutboxStore } from './outbox-store.ts';
@@ -42,6 +43,7 @@ function validate(type: EntityType, doc: Record<string, unknown>): Record<string
       result.error.issues.map((issue) => ({
         field: issue.path.length === 0 ? '(payload)' : issue.path.map(String).join('.'),
         message: issue.message,
+        ...detailOfIssue(issue, doc),
       })),
     );
   }

@@ -105,6 +105,15 @@ CREATE TABLE sync_state (
 ALTER TABLE outbox_events ADD COLUMN dismissed_at TEXT;
 `,
   },
+  {
+    version: 3,
+    name: 'the rule of a refusal',
+    sql: `
+-- The server's machine-readable rule and parameters of a rejection (JSON { rule, params }), so that the
+-- screens say it in the desk's language; NULL when the server sent none (an older server).
+ALTER TABLE outbox_events ADD COLUMN error_detail TEXT;
+`,
+  },
 ];
 
 /** Applies each migration above `PRAGMA user_version` once, in order, each in its own transaction. */

@@ -27,6 +27,8 @@ export interface OutboxRow {
   status: OutboxStatus;
   error_code: string | null;
   error_message: string | null;
+  /** JSON `{ rule, params }` of a rejection, when the server sent one. */
+  error_detail: string | null;
   server_event_id: string | null;
   server_version: number | null;
   server_data: string | null;

@@ -36,7 +36,7 @@ export class UploadResponseApplier {
   private readonly ackStmt: Database.Statement<[string, number, string, string, string]>;
   private readonly rebaseStmt: Database.Statement<[number, EntityType, string, number]>;
   private readonly conflictStmt: Database.Statement<[string | null, string, string]>;
-  private readonly rejectStmt: Database.Statement<[string, string, string, string]>;
+  private readonly rejectStmt: Database.Statement<[string, string, string | null, string, string]>;
   private readonly resolutionSentStmt: Database.Statement<[string, string]>;
   private readonly requeueStmt: Database.Statement<[string]>;
   private readonly rowExistsStmt: Database.Statement<[EntityType, string], { one: 1 }>;
@@ -66,7 +66,7 @@ export class UploadResponseApplier {
         resolution = NULL, resolution_sent_at = NULL
       WHERE id = ?`);
     this.rejectStmt = db.prepare(`
-      UPDATE outbox_events SET status = 'FAILED', error_code = ?, error_message = ?,
+      UPDATE outbox_events SET status = 'FAILED', error_code = ?, error_message = ?, error_detail = ?,
         resolution_sent_at = CASE WHEN resolution IS NULL THEN NULL ELSE ? END
       WHERE id = ?`);
     this.resolutionSentStmt = db.prepare('UPDATE outbox_events SET resolution_sent_at = ? WHERE id = ?');
@@ -152,7 +152,11 @@ export class UploadResponseApplier {
         outcome.ignored += 1;
         continue;
       }
-      this.rejectStmt.run(rejection.code, rejection.reason, now, event.id);
+      const detail =
+        rejection.rule === undefined
+          ? null
+          : JSON.stringify({ rule: rejection.rule, params: rejection.params ?? {} });
+      this.rejectStmt.run(rejection.code, rejection.reason, detail, now, event.id);
       this.releaseIfSettled(event.entity_type, event.entity_id, changed);
       outcome.rejected += 1;
     }

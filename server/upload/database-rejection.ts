@@ -51,34 +51,49 @@ export function rejectionOf(error: PgError, type: EntityType, event: OutboxEvent
         return {
           code: 'REFERENCE',
           reason: `${type} ${event.entityId} is still referenced${by === undefined ? '' : ` by ${by} records`}; delete or move those first`,
+          rule: 'STILL_REFERENCED',
+          params: by === undefined ? {} : { type: by },
         };
       }
       const column = keyColumn(error.detail);
       return {
         code: 'REFERENCE',
         reason: `payload.${column === undefined ? '(reference)' : camelCase(column)}: refers to a record that does not exist`,
+        rule: 'REFERENCE_MISSING',
+        params: column === undefined ? {} : { field: camelCase(column) },
       };
     }
     case SQLSTATE.NOT_NULL_VIOLATION:
       return {
         code: 'VALIDATION',
         reason: `payload.${error.column === undefined ? '(field)' : camelCase(error.column)}: is required`,
+        rule: 'REQUIRED',
+        params: error.column === undefined ? {} : { field: camelCase(error.column) },
       };
     case SQLSTATE.CHECK_VIOLATION: {
       const field = checkedField(error.constraint, table);
       return {
         code: 'VALIDATION',
         reason: `payload.${field ?? '(field)'}: breaks a rule of the server for ${type} (check constraint)`,
+        rule: 'SERVER_RULE',
+        params: field === undefined ? {} : { field },
       };
     }
     case SQLSTATE.UNIQUE_VIOLATION:
       return {
         code: 'VALIDATION',
         reason: `payload: another ${type} already has these values (unique rule)`,
+        rule: 'UNIQUE',
+        params: { type },
       };
     default: {
       const rule = DATA_RULES[error.code] ?? 'a value the server cannot store';
-      return { code: 'VALIDATION', reason: `payload: ${rule} (SQLSTATE ${error.code})` };
+      return {
+        code: 'VALIDATION',
+        reason: `payload: ${rule} (SQLSTATE ${error.code})`,
+        rule: 'SERVER_RULE',
+        params: {},
+      };
     }
   }
 }

@@ -71,6 +71,8 @@ function referenceProblem(
       return {
         code: 'REFERENCE',
         reason: `payload.${camelCase(ref.column)}: ${ref.type} ${target} does not exist`,
+        rule: 'REFERENCE_MISSING',
+        params: { field: camelCase(ref.column), type: ref.type },
       };
     }
   }
@@ -89,6 +91,8 @@ function scoreProblem(
     return {
       code: 'VALIDATION',
       reason: `payload.score: must be between 0 and the exam's maxScore (${maxScore})`,
+      rule: 'SCORE_ABOVE_MAX',
+      params: { field: 'score', limit: maxScore },
     };
   }
   return undefined;
