@@ -45,12 +45,14 @@ async function seed(pool: Pool, tenantId: string): Promise<void> {
   process.stdout.write('\n');
   await pool.query(
     `INSERT INTO sync_events (tenant_id, entity_type, entity_id, operation, payload, server_version,
-       commit_lsn, xid, modified_at)
-     SELECT s.tenant_id, 'STUDENT', s.id, 'CREATE',
-       jsonb_build_object('id', s.id, 'tenantId', s.tenant_id, 'firstName', s.first_name, 'lastName', s.last_name,
-         'notes', s.notes, 'serverVersion', s.server_version, 'updatedAt', s.updated_at),
-       s.server_version, '0/16B3748', 1000, s.updated_at
-     FROM students s WHERE s.tenant_id = $1 ORDER BY s.server_version`,
+       commit_lsn, xid, modified_at, payload_bytes)
+     SELECT s.tenant_id, 'STUDENT', s.id, 'CREATE', p.payload, s.server_version, '0/16B3748', 1000, s.updated_at,
+       octet_length(p.payload::text)
+     FROM students s,
+       LATERAL (SELECT jsonb_build_object('id', s.id, 'tenantId', s.tenant_id, 'firstName', s.first_name,
+         'lastName', s.last_name, 'notes', s.notes, 'serverVersion', s.server_version,
+         'updatedAt', s.updated_at) AS payload) p
+     WHERE s.tenant_id = $1 ORDER BY s.server_version`,
     [tenantId],
   );
   await pool.query('ANALYZE students, sync_events');
