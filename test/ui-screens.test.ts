@@ -184,8 +184,11 @@ describe('desk screens in Chromium', () => {
       paidOn: '2025-10-01',
     });
     await page.click('[data-test=payment-form] [data-test=save]');
-    const paymentId = await idOf('[data-test=payment-row]:has-text("12.50 XOF")');
-    expect(await page.textContent(`[data-test=payment-row][data-id="${paymentId}"]`)).toContain('2025-10-01');
+    // Amounts and days as the desk's locale (en-GB here) writes them.
+    const paymentId = await idOf('[data-test=payment-row]:has-text("12.50")');
+    const shown = await page.textContent(`[data-test=payment-row][data-id="${paymentId}"]`);
+    expect(shown).toContain('01/10/2025');
+    expect(shown).toMatch(/F\sCFA\s12\.50/);
     const row = await onServer('payments', paymentId);
     expect(row).toMatchObject({
       student_id: awaId,

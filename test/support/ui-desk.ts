@@ -32,7 +32,8 @@ export class UiDesk {
     private readonly dir: string,
   ) {}
 
-  static async start(): Promise<UiDesk> {
+  /** `locale`: the system locale the page sees (navigator.language), which picks its language and formats. */
+  static async start(options: { locale?: string } = {}): Promise<UiDesk> {
     const browser = await launchChromium();
     const dir = mkdtempSync(join(tmpdir(), 'desk-ui-'));
     const rendererDir = await buildRenderer(join(dir, 'renderer'));
@@ -46,7 +47,10 @@ export class UiDesk {
     status.use(desk.start());
     const harness = new DeskHarness(silentLog, { rendererDir, bridge: new BridgeHost(desk.store, status) });
     await harness.start();
-    const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+    const page = await browser.newPage({
+      viewport: { width: 1100, height: 700 },
+      locale: options.locale ?? 'en-GB',
+    });
     page.on('dialog', (dialog) => void dialog.accept());
     await page.goto(harness.url);
     mkdirSync(ARTIFACTS, { recursive: true });

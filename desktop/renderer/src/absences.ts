@@ -3,6 +3,7 @@ import type { DeskBridge } from '../../bridge.ts';
 import { display, h } from './dom.ts';
 import { check, entityForm, field, select, str } from './forms.ts';
 import { StudentRecordsScreen } from './student-records.ts';
+import { t } from './i18n/index.ts';
 
 const absenceSchema = entityPayloadSchemas.ABSENCE.pick({ date: true, reason: true, justified: true });
 const incidentSchema = entityPayloadSchemas.DISCIPLINARY_INCIDENT.pick({
@@ -11,48 +12,48 @@ const incidentSchema = entityPayloadSchemas.DISCIPLINARY_INCIDENT.pick({
   severity: true,
 });
 const SEVERITIES = [
-  { value: 'LOW', label: 'Minor' },
-  { value: 'MEDIUM', label: 'Serious' },
-  { value: 'HIGH', label: 'Very serious' },
+  { value: 'LOW', label: t('severity.LOW') },
+  { value: 'MEDIUM', label: t('severity.MEDIUM') },
+  { value: 'HIGH', label: t('severity.HIGH') },
 ];
 const severityLabel = (value: unknown): string =>
   SEVERITIES.find((s) => s.value === value)?.label ?? display(value);
 const today = (): string => new Date().toLocaleDateString('en-CA');
 const dateField = (): HTMLElement =>
-  field('date', 'Day', h('input', { name: 'date', type: 'date', value: today() }));
+  field('date', t('absences.day'), h('input', { name: 'date', type: 'date', value: today() }));
 
 /** A student's absences and incidents, newest first, each with a form to add one. */
 export function absencesScreen(bridge: DeskBridge, fail: (err: unknown) => void): StudentRecordsScreen {
-  return new StudentRecordsScreen(bridge, fail, 'absences', 'Absences and incidents', [
+  return new StudentRecordsScreen(bridge, fail, 'absences', t('absences.title'), [
     {
       type: 'ABSENCE',
       test: 'absence',
-      title: 'Absences',
-      headers: ['Day', 'Reason', 'Excused'],
+      title: t('absences.absences'),
+      headers: [t('absences.day'), t('absences.reason'), t('absences.excused')],
       query: (studentId) => ({ name: 'absencesOfStudent', studentId }),
       cells: (a) => [display(a.date), display(a.reason), display(a.justified)],
-      describe: (a) => `the absence of ${display(a.date)}`,
-      empty: 'No absences.',
+      describe: (a) => t('absences.describe', { date: display(a.date) }),
+      empty: t('absences.none'),
       form: (add) =>
         entityForm({
           test: 'absence-form',
-          title: 'Record an absence',
-          saveLabel: 'Add absence',
+          title: t('absences.record'),
+          saveLabel: t('absences.add'),
           fields: [
             dateField(),
-            field('reason', 'Reason', h('textarea', { name: 'reason', rows: '2' })),
+            field('reason', t('absences.reason'), h('textarea', { name: 'reason', rows: '2' })),
             h(
               'label',
               { class: 'check' },
               h('input', { type: 'checkbox', name: 'justified' }),
-              ' Excused (a note or a good reason was given)',
+              ` ${t('absences.excusedLabel')}`,
             ),
           ],
           validate: (raw) =>
             check(
               absenceSchema.refine((a) => a.reason.trim() !== '', {
                 path: ['reason'],
-                message: 'Please say why, even briefly.',
+                message: t('absences.sayWhy'),
               }),
               { date: raw.date ?? '', reason: raw.reason ?? '', justified: raw.justified === 'on' },
             ),
@@ -62,27 +63,27 @@ export function absencesScreen(bridge: DeskBridge, fail: (err: unknown) => void)
     {
       type: 'DISCIPLINARY_INCIDENT',
       test: 'incident',
-      title: 'Incidents',
-      headers: ['Day', 'What happened', 'How serious'],
+      title: t('incidents.title'),
+      headers: [t('absences.day'), t('incidents.what'), t('incidents.how')],
       query: (studentId) => ({ name: 'incidentsOfStudent', studentId }),
       cells: (i) => [display(i.date), display(i.description), severityLabel(i.severity)],
-      describe: (i) => `the incident of ${display(i.date)}`,
-      empty: 'No incidents.',
+      describe: (i) => t('incidents.describe', { date: display(i.date) }),
+      empty: t('incidents.none'),
       form: (add) =>
         entityForm({
           test: 'incident-form',
-          title: 'Record an incident',
-          saveLabel: 'Add incident',
+          title: t('incidents.record'),
+          saveLabel: t('incidents.add'),
           fields: [
             dateField(),
-            field('description', 'What happened', h('textarea', { name: 'description', rows: '3' })),
-            field('severity', 'How serious', select('severity', SEVERITIES, 'LOW')),
+            field('description', t('incidents.what'), h('textarea', { name: 'description', rows: '3' })),
+            field('severity', t('incidents.how'), select('severity', SEVERITIES, 'LOW')),
           ],
           validate: (raw) =>
             check(
               incidentSchema.refine((i) => i.description.trim() !== '', {
                 path: ['description'],
-                message: 'Please describe what happened.',
+                message: t('incidents.describeWhat'),
               }),
               { date: raw.date ?? '', description: raw.description ?? '', severity: str(raw.severity) },
             ),

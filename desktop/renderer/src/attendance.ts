@@ -4,12 +4,14 @@ import { h } from './dom.ts';
 import { showIssues } from './forms.ts';
 import { personName, table } from './lists.ts';
 import { ClassPicker } from './pickers.ts';
+import { formatDate, t } from './i18n/index.ts';
+import { issueWords } from './reasons.ts';
 
 type Status = 'PRESENT' | 'LATE' | 'ABSENT';
 const STATUSES: { value: Status; label: string }[] = [
-  { value: 'PRESENT', label: 'Present' },
-  { value: 'LATE', label: 'Late' },
-  { value: 'ABSENT', label: 'Absent' },
+  { value: 'PRESENT', label: t('attendance.PRESENT') },
+  { value: 'LATE', label: t('attendance.LATE') },
+  { value: 'ABSENT', label: t('attendance.ABSENT') },
 ];
 const daySchema = entityPayloadSchemas.ATTENDANCE.pick({ date: true });
 
@@ -20,7 +22,11 @@ const daySchema = entityPayloadSchemas.ATTENDANCE.pick({ date: true });
 export class AttendanceScreen {
   readonly root: HTMLElement;
   private readonly classes: ClassPicker;
-  private readonly day = h('input', { type: 'date', 'data-test': 'attendance-date', 'aria-label': 'Day' });
+  private readonly day = h('input', {
+    type: 'date',
+    'data-test': 'attendance-date',
+    'aria-label': t('attendance.day'),
+  });
   private readonly body = h('div', { class: 'card attendance' });
   /** Choices made and not saved yet, by student: a redraw keeps them. */
   private readonly chosen = new Map<string, Status>();
@@ -35,7 +41,7 @@ export class AttendanceScreen {
     this.root = h(
       'section',
       { class: 'screen', 'data-test': 'attendance-screen' },
-      h('div', { class: 'toolbar' }, h('h1', {}, 'Attendance'), this.classes.root, this.day),
+      h('div', { class: 'toolbar' }, h('h1', {}, t('attendance.title')), this.classes.root, this.day),
       this.body,
     );
   }
@@ -54,7 +60,7 @@ export class AttendanceScreen {
     const classId = this.classes.value;
     const date = this.day.value;
     if (classId === '' || !daySchema.safeParse({ date }).success) {
-      this.body.replaceChildren(h('p', { class: 'empty' }, 'Choose a class and a day.'));
+      this.body.replaceChildren(h('p', { class: 'empty' }, t('attendance.chooseClassDay')));
       return;
     }
     const [students, marks] = await Promise.all([
@@ -66,8 +72,8 @@ export class AttendanceScreen {
     const rows = students.map((student) => this.row(student, markOf.get(student.id)));
     const message = h('p', { class: 'field-error', 'data-error-for': '(payload)' });
     this.body.replaceChildren(
-      h('h2', {}, `Attendance on ${date}`),
-      table(['Student', 'Present, late or absent', ''], rows, 'This class has no students yet.'),
+      h('h2', {}, t('attendance.on', { date: formatDate(date) })),
+      table([t('attendance.student'), t('attendance.mark'), ''], rows, t('attendance.noStudents')),
       message,
       h(
         'div',
@@ -79,7 +85,7 @@ export class AttendanceScreen {
             'data-test': 'save-attendance',
             onclick: () => void this.save(classId, date, students, markOf, message),
           },
-          'Save attendance',
+          t('attendance.save'),
         ),
       ),
     );
@@ -111,7 +117,7 @@ export class AttendanceScreen {
           }),
         ),
       ),
-      h('td', { class: 'note' }, mark === undefined ? 'Not saved yet' : ''),
+      h('td', { class: 'note' }, mark === undefined ? t('attendance.notSaved') : ''),
     );
   }
 
@@ -134,7 +140,10 @@ export class AttendanceScreen {
               : await this.bridge.update('ATTENDANCE', mark.id, { status });
         if (result !== null && !result.ok) {
           showIssues(this.body, [
-            { field: '(payload)', message: `${personName(student)}: ${result.issues[0]?.message ?? ''}` },
+            {
+              field: '(payload)',
+              message: `${personName(student)}: ${result.issues[0] === undefined ? '' : issueWords(result.issues[0])}`,
+            },
           ]);
           return;
         }

@@ -5,6 +5,7 @@ import { CrudScreen } from './crud-screen.ts';
 import { display, h } from './dom.ts';
 import { check, entityForm, field, select, str, type Choice } from './forms.ts';
 import { byText, row, table } from './lists.ts';
+import { t } from './i18n/index.ts';
 
 const classSchema = entityPayloadSchemas.CLASS.pick({
   name: true,
@@ -17,7 +18,7 @@ const yearSchema = entityPayloadSchemas.ACADEMIC_YEAR.pick({
   endDate: true,
 }).refine((y) => y.endDate > y.startDate, {
   path: ['endDate'],
-  message: 'The year must end after it starts.',
+  message: t('classes.yearEndsAfter'),
 });
 const levelSchema = entityPayloadSchemas.SCHOOL_LEVEL.pick({ name: true, rank: true });
 
@@ -40,7 +41,10 @@ const levelChoices = (levels: EntityRecord[]): Choice[] =>
 export function classesScreen(bridge: DeskBridge, fail: (err: unknown) => void): CrudScreen {
   let years: EntityRecord[] = [];
   let levels: EntityRecord[] = [];
-  const yearFilter = h('select', { 'data-test': 'class-year-filter', 'aria-label': 'School year' });
+  const yearFilter = h('select', {
+    'data-test': 'class-year-filter',
+    'aria-label': t('field.academicYearId'),
+  });
   const setup = h('div', { class: 'setup', 'data-test': 'years-levels' });
   const nameOf = (list: EntityRecord[], id: unknown, key: string): string =>
     display(list.find((e) => e.id === id)?.[key]);
@@ -48,7 +52,7 @@ export function classesScreen(bridge: DeskBridge, fail: (err: unknown) => void):
   const drawFilter = (): void => {
     const chosen = yearFilter.value;
     yearFilter.replaceChildren(
-      h('option', { value: '' }, 'All school years'),
+      h('option', { value: '' }, t('classes.allYears')),
       ...yearChoices(years).map((c) =>
         h('option', { value: c.value, ...(c.value === chosen ? { selected: true } : {}) }, c.label),
       ),
@@ -67,36 +71,36 @@ export function classesScreen(bridge: DeskBridge, fail: (err: unknown) => void):
     };
   const addYear: HTMLFormElement = entityForm({
     test: 'year-form',
-    title: 'Add a school year',
-    saveLabel: 'Add year',
+    title: t('classes.addYear'),
+    saveLabel: t('classes.addYearButton'),
     fields: [
-      field('label', 'Name (e.g. 2025-2026)', h('input', { name: 'label' })),
-      field('startDate', 'First day', h('input', { name: 'startDate', type: 'date' })),
-      field('endDate', 'Last day', h('input', { name: 'endDate', type: 'date' })),
+      field('label', t('classes.yearName'), h('input', { name: 'label' })),
+      field('startDate', t('field.startDate'), h('input', { name: 'startDate', type: 'date' })),
+      field('endDate', t('field.endDate'), h('input', { name: 'endDate', type: 'date' })),
     ],
     validate: (raw) => check(yearSchema, raw),
     onSave: adder('ACADEMIC_YEAR', () => addYear),
   });
   const addLevel: HTMLFormElement = entityForm({
     test: 'level-form',
-    title: 'Add a level',
-    saveLabel: 'Add level',
+    title: t('classes.addLevel'),
+    saveLabel: t('classes.addLevelButton'),
     fields: [
-      field('name', 'Name (e.g. Grade 3)', h('input', { name: 'name' })),
-      field('rank', 'Order (1 for the youngest pupils)', h('input', { name: 'rank', inputmode: 'numeric' })),
+      field('name', t('classes.levelName'), h('input', { name: 'name' })),
+      field('rank', t('classes.levelOrder'), h('input', { name: 'rank', inputmode: 'numeric' })),
     ],
     validate: (raw) =>
       check(
         levelSchema,
         { name: raw.name ?? '', rank: raw.rank?.trim() === '' ? undefined : Number(raw.rank) },
-        { rank: 'Please enter a whole number.' },
+        { rank: t('check.INTEGER') },
       ),
     onSave: adder('SCHOOL_LEVEL', () => addLevel),
   });
   const yearList = h('div', {});
   const levelList = h('div', {});
   setup.append(
-    h('h2', {}, 'School years and levels'),
+    h('h2', {}, t('classes.yearsAndLevels')),
     h(
       'div',
       { class: 'columns' },
@@ -116,9 +120,15 @@ export function classesScreen(bridge: DeskBridge, fail: (err: unknown) => void):
       return level === undefined ? h('tr', {}) : row('level-row', level, c.label, display(level.rank));
     });
     yearList.replaceChildren(
-      table(['School year', 'First day', 'Last day'], yearRows, 'No school years yet.'),
+      table(
+        [t('field.academicYearId'), t('field.startDate'), t('field.endDate')],
+        yearRows,
+        t('classes.noYears'),
+      ),
     );
-    levelList.replaceChildren(table(['Level', 'Order'], levelRows, 'No levels yet.'));
+    levelList.replaceChildren(
+      table([t('field.schoolLevelId'), t('field.rank')], levelRows, t('classes.noLevels')),
+    );
   };
 
   const screen = new CrudScreen(
@@ -127,9 +137,9 @@ export function classesScreen(bridge: DeskBridge, fail: (err: unknown) => void):
     {
       type: 'CLASS',
       test: 'class',
-      title: 'Classes',
-      newLabel: 'New class',
-      headers: ['Class', 'Level', 'School year'],
+      title: t('classes.title'),
+      newLabel: t('classes.new'),
+      headers: [t('field.classId'), t('field.schoolLevelId'), t('field.academicYearId')],
       load: async () => {
         [years, levels] = await Promise.all([
           bridge.list({ type: 'ACADEMIC_YEAR' }),
@@ -149,38 +159,36 @@ export function classesScreen(bridge: DeskBridge, fail: (err: unknown) => void):
         nameOf(levels, c.schoolLevelId, 'name'),
         nameOf(years, c.academicYearId, 'label'),
       ],
-      describe: (c) => `the class ${display(c.name)}`,
+      describe: (c) => t('classes.describe', { name: display(c.name) }),
       empty: () =>
-        years.length === 0 || levels.length === 0
-          ? 'No classes yet. Add a school year and a level below first.'
-          : 'No classes in this school year yet.',
+        years.length === 0 || levels.length === 0 ? t('classes.noneSetup') : t('classes.noneInYear'),
       form: (c, save, cancel) =>
         Promise.resolve(
           entityForm({
             test: 'class-form',
-            title: c === null ? 'New class' : 'Edit class',
+            title: c === null ? t('classes.new') : t('classes.edit'),
             fields: [
-              field('name', 'Name (e.g. 3B)', h('input', { name: 'name', value: str(c?.name) })),
+              field('name', t('classes.className'), h('input', { name: 'name', value: str(c?.name) })),
               field(
                 'schoolLevelId',
-                'Level',
-                select('schoolLevelId', levelChoices(levels), c?.schoolLevelId, 'Choose a level'),
+                t('field.schoolLevelId'),
+                select('schoolLevelId', levelChoices(levels), c?.schoolLevelId, t('classes.chooseLevel')),
               ),
               field(
                 'academicYearId',
-                'School year',
+                t('field.academicYearId'),
                 select(
                   'academicYearId',
                   yearChoices(years),
                   c?.academicYearId ?? (yearFilter.value || undefined),
-                  'Choose a school year',
+                  t('classes.chooseYear'),
                 ),
               ),
             ],
             validate: (raw) =>
               check(classSchema, raw, {
-                schoolLevelId: 'Please choose a level.',
-                academicYearId: 'Please choose a school year.',
+                schoolLevelId: t('classes.pleaseLevel'),
+                academicYearId: t('classes.pleaseYear'),
               }),
             onSave: save,
             onCancel: cancel,

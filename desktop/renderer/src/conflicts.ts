@@ -1,13 +1,18 @@
 import type { DeskBridge, Refusal } from '../../bridge.ts';
 import type { ConflictView } from '../../store/index.ts';
 import { display, h, labelOf, timeOf } from './dom.ts';
+import { t, tOr } from './i18n/index.ts';
+import { refusalWords } from './reasons.ts';
 
 const HIDDEN = new Set(['id', 'tenantId', 'serverVersion', 'updatedAt']);
+
+/** "Student", "Élève": what kind of record, in the desk's language. */
+const typeName = (type: string): string => tOr(`entity.${type}`, type);
 
 function titleOf(conflict: ConflictView): string {
   const data = conflict.local.current ?? conflict.local.payload;
   const name = [data.firstName, data.lastName].filter((v) => typeof v === 'string').join(' ');
-  return `${labelOf(conflict.entityType.toLowerCase().replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()))}${name === '' ? '' : ` ${name}`}`;
+  return `${typeName(conflict.entityType)}${name === '' ? '' : ` ${name}`}`;
 }
 
 /** "Student Awa Diallo": what a refused edit was about, from what it sent. */
@@ -15,11 +20,8 @@ function refusalTitle(refusal: Refusal): string {
   const name = [refusal.payload.firstName, refusal.payload.lastName, refusal.payload.name]
     .filter((v) => typeof v === 'string')
     .join(' ');
-  const type = labelOf(refusal.type.toLowerCase().replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()));
-  return `${type}${name === '' ? '' : ` ${name}`}`;
+  return `${typeName(refusal.type)}${name === '' ? '' : ` ${name}`}`;
 }
-
-const VERB: Record<Refusal['operation'], string> = { CREATE: 'new', UPDATE: 'change', DELETE: 'deletion' };
 
 function fieldsOf(conflict: ConflictView): string[] {
   const keys = new Set([...Object.keys(conflict.local.payload), ...Object.keys(conflict.server.data ?? {})]);
@@ -40,12 +42,8 @@ export class ConflictsScreen {
     private readonly onCount: (conflicts: number, refused: number) => void,
   ) {
     this.root.append(
-      h('div', { class: 'toolbar' }, h('h1', {}, 'Conflicts')),
-      h(
-        'p',
-        { class: 'hint' },
-        'These changes were made here while someone else changed the same record on the server. Choose which version to keep.',
-      ),
+      h('div', { class: 'toolbar' }, h('h1', {}, t('conflicts.title'))),
+      h('p', { class: 'hint' }, t('conflicts.hint')),
       this.listBox,
       this.refusedBox,
     );
@@ -68,12 +66,8 @@ export class ConflictsScreen {
       return;
     }
     this.refusedBox.replaceChildren(
-      h('h2', {}, 'Refused by the server'),
-      h(
-        'p',
-        { class: 'hint' },
-        'The school server did not accept these changes made here. Correct the record and save it again, then dismiss the message.',
-      ),
+      h('h2', {}, t('conflicts.refusedTitle')),
+      h('p', { class: 'hint' }, t('conflicts.refusedHint')),
       h(
         'ul',
         { class: 'conflicts' },
@@ -82,12 +76,11 @@ export class ConflictsScreen {
             'li',
             { 'data-test': 'refusal-row', 'data-id': r.outboxEventId },
             h('strong', {}, refusalTitle(r)),
-            h('span', { class: 'muted' }, ` · ${VERB[r.operation]} · ${timeOf(r.createdAt)}`),
+            h('span', { class: 'muted' }, ` · ${t(`op.${r.operation}`)} · ${timeOf(r.createdAt)}`),
             h(
               'div',
-              { class: 'error', 'data-test': 'refusal-reason' },
-              // "payload.classId: …" names the field as the form does.
-              r.reason.replace(/^payload\.(\w+): /, (_m, field: string) => `${labelOf(field)}: `),
+              { class: 'error', 'data-test': 'refusal-reason', title: r.reason, 'data-rule': r.rule ?? '' },
+              refusalWords(r),
             ),
             h(
               'button',
@@ -100,7 +93,7 @@ export class ConflictsScreen {
                     .catch(this.fail);
                 },
               },
-              'Dismiss',
+              t('conflicts.dismiss'),
             ),
           ),
         ),
@@ -113,7 +106,7 @@ export class ConflictsScreen {
     if (open !== undefined && !conflicts.some((c) => c.outboxEventId === open)) this.closeDialog();
     this.listBox.replaceChildren(
       conflicts.length === 0
-        ? h('p', { class: 'empty' }, 'No conflicts. Everything you changed agrees with the server.')
+        ? h('p', { class: 'empty' }, t('conflicts.none'))
         : h(
             'ul',
             { class: 'conflicts' },
@@ -125,11 +118,15 @@ export class ConflictsScreen {
                 h(
                   'span',
                   { class: 'muted' },
-                  ` · ${c.differingFields.map(labelOf).join(', ') || (c.operation === 'DELETE' ? 'deleted here' : 'changed')} · ${timeOf(c.createdAt)}`,
+                  ` · ${c.differingFields.map(labelOf).join(', ') || (c.operation === 'DELETE' ? t('conflicts.deletedHere') : t('conflicts.changed'))} · ${timeOf(c.createdAt)}`,
                 ),
                 c.resolution === 'KEEP_LOCAL'
-                  ? h('span', { class: 'muted' }, ' · sending your version…')
-                  : h('button', { 'data-test': 'review', onclick: () => this.openDialog(c) }, 'Review'),
+                  ? h('span', { class: 'muted' }, ` · ${t('conflicts.sending')}`)
+                  : h(
+                      'button',
+                      { 'data-test': 'review', onclick: () => this.openDialog(c) },
+                      t('conflicts.review'),
+                    ),
               ),
             ),
           ),
@@ -146,8 +143,8 @@ export class ConflictsScreen {
         'tr',
         { class: differing.has(field) ? 'differs' : '', 'data-field': field },
         h('th', {}, labelOf(field)),
-        h('td', { 'data-test': 'mine' }, mine === null ? 'deleted' : display(mine[field])),
-        h('td', { 'data-test': 'theirs' }, theirs === null ? 'deleted' : display(theirs[field])),
+        h('td', { 'data-test': 'mine' }, mine === null ? t('conflicts.deleted') : display(mine[field])),
+        h('td', { 'data-test': 'theirs' }, theirs === null ? t('conflicts.deleted') : display(theirs[field])),
       ),
     );
     const decide = (choice: 'KEEP_LOCAL' | 'ACCEPT_SERVER'): void => {
@@ -161,17 +158,10 @@ export class ConflictsScreen {
     };
     this.dialog.dataset.id = conflict.outboxEventId;
     this.dialog.replaceChildren(
-      h('h2', {}, `${titleOf(conflict)}: two versions`),
-      h('p', { class: 'hint' }, 'Highlighted rows differ. Your version was made on this computer.'),
+      h('h2', {}, t('conflicts.twoVersions', { title: titleOf(conflict) })),
+      h('p', { class: 'hint' }, t('conflicts.dialogHint')),
       ...(conflict.edits > 1
-        ? [
-            h(
-              'p',
-              { class: 'hint', 'data-test': 'edits' },
-              `This decision covers your ${conflict.edits} changes to this record. Keeping yours sends them all;` +
-                " taking the server's drops them.",
-            ),
-          ]
+        ? [h('p', { class: 'hint', 'data-test': 'edits' }, t('conflicts.edits', { count: conflict.edits }))]
         : []),
       h(
         'table',
@@ -179,7 +169,13 @@ export class ConflictsScreen {
         h(
           'thead',
           {},
-          h('tr', {}, h('th', {}, 'Field'), h('th', {}, 'Your version'), h('th', {}, "Server's version")),
+          h(
+            'tr',
+            {},
+            h('th', {}, t('conflicts.field')),
+            h('th', {}, t('conflicts.mine')),
+            h('th', {}, t('conflicts.theirs')),
+          ),
         ),
         h('tbody', {}, ...rows),
       ),
@@ -189,14 +185,14 @@ export class ConflictsScreen {
         h(
           'button',
           { class: 'primary', 'data-test': 'keep-mine', onclick: () => decide('KEEP_LOCAL') },
-          'Keep mine',
+          t('conflicts.keepMine'),
         ),
         h(
           'button',
           { 'data-test': 'take-server', onclick: () => decide('ACCEPT_SERVER') },
-          "Take the server's",
+          t('conflicts.takeServer'),
         ),
-        h('button', { class: 'link', onclick: () => this.closeDialog() }, 'Decide later'),
+        h('button', { class: 'link', onclick: () => this.closeDialog() }, t('conflicts.later')),
       ),
     );
     if (!this.dialog.open) this.dialog.showModal();

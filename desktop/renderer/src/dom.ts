@@ -1,3 +1,5 @@
+import { formatDate, formatDateTime, formatNumber, t, tOr } from './i18n/index.ts';
+
 type Child = Node | string | null | false;
 type Attrs = Record<string, string | boolean | ((event: Event) => void)>;
 
@@ -19,8 +21,12 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
-/** "birthDate" → "Birth date". */
+/** "birthDate" → "Birth date" ("Date de naissance"): the catalogue's name, else the words of the name. */
 export function labelOf(field: string): string {
+  return tOr(`field.${field}`, wordsOf(field));
+}
+
+function wordsOf(field: string): string {
   const words = field
     .replace(/Id$/, '')
     .replace(/([A-Z])/g, ' $1')
@@ -31,13 +37,12 @@ export function labelOf(field: string): string {
 /** A value as a secretary reads it. */
 export function display(value: unknown): string {
   if (value === null || value === undefined || value === '') return '—';
-  if (typeof value === 'boolean') return value ? 'Yes' : 'No';
-  if (typeof value === 'string' || typeof value === 'number') return String(value);
+  if (typeof value === 'boolean') return value ? t('common.yes') : t('common.no');
+  if (typeof value === 'number') return formatNumber(value);
+  if (typeof value === 'string') return /^\d{4}-\d{2}-\d{2}$/.test(value) ? formatDate(value) : value;
   return JSON.stringify(value);
 }
 
 export function timeOf(iso: string | null): string {
-  if (iso === null) return 'never';
-  const date = new Date(iso);
-  return date.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+  return iso === null ? t('status.never') : formatDateTime(iso);
 }

@@ -5,6 +5,7 @@ import { display, h } from './dom.ts';
 import { check, entityForm, field, str } from './forms.ts';
 import { GradesPanel } from './grades.ts';
 import { ClassPicker } from './pickers.ts';
+import { t } from './i18n/index.ts';
 
 const examSchema = entityPayloadSchemas.EXAM.pick({ subject: true, date: true, maxScore: true });
 
@@ -21,9 +22,9 @@ export function examsScreen(bridge: DeskBridge, fail: (err: unknown) => void): C
     {
       type: 'EXAM',
       test: 'exam',
-      title: 'Exams and grades',
-      newLabel: 'New exam',
-      headers: ['Subject', 'Date', 'Out of', ''],
+      title: t('exams.title'),
+      newLabel: t('exams.new'),
+      headers: [t('field.subject'), t('field.date'), t('exams.outOf'), ''],
       load: async () => {
         await classes.reload();
         grades.refresh();
@@ -33,22 +34,33 @@ export function examsScreen(bridge: DeskBridge, fail: (err: unknown) => void): C
         display(exam.subject),
         display(exam.date),
         display(exam.maxScore),
-        h('td', {}, h('button', { 'data-test': 'open-grades', onclick: () => grades.show(exam) }, 'Grades')),
+        h(
+          'td',
+          {},
+          h('button', { 'data-test': 'open-grades', onclick: () => grades.show(exam) }, t('exams.grades')),
+        ),
       ],
-      describe: (exam) => `the ${display(exam.subject)} exam of ${display(exam.date)} and its grades`,
-      empty: () =>
-        classes.value === '' ? 'Choose a class to see its exams.' : 'No exams for this class yet.',
+      describe: (exam) => t('exams.describe', { subject: display(exam.subject), date: display(exam.date) }),
+      empty: () => (classes.value === '' ? t('exams.chooseClass') : t('exams.none')),
       form: (exam, save, cancel) =>
         Promise.resolve(
           entityForm({
             test: 'exam-form',
-            title: exam === null ? 'New exam' : 'Edit exam',
+            title: exam === null ? t('exams.new') : t('exams.edit'),
             fields: [
-              field('subject', 'Subject', h('input', { name: 'subject', value: str(exam?.subject) })),
-              field('date', 'Date', h('input', { name: 'date', type: 'date', value: str(exam?.date) })),
+              field(
+                'subject',
+                t('field.subject'),
+                h('input', { name: 'subject', value: str(exam?.subject) }),
+              ),
+              field(
+                'date',
+                t('field.date'),
+                h('input', { name: 'date', type: 'date', value: str(exam?.date) }),
+              ),
               field(
                 'maxScore',
-                'Out of (highest score)',
+                t('exams.outOfLabel'),
                 h('input', { name: 'maxScore', inputmode: 'decimal', value: str(exam?.maxScore ?? 20) }),
               ),
             ],
@@ -61,13 +73,13 @@ export function examsScreen(bridge: DeskBridge, fail: (err: unknown) => void): C
                   date: raw.date ?? '',
                   maxScore: max === '' ? undefined : Number(max),
                 },
-                { maxScore: 'Please enter a number above 0.' },
+                { maxScore: t('exams.maxScore') },
               );
             },
             onSave: (values) => {
               const classId = exam === null ? classes.value : String(exam.classId);
               if (classId === '')
-                return Promise.resolve([{ field: '(payload)', message: 'Please choose a class first.' }]);
+                return Promise.resolve([{ field: '(payload)', message: t('exams.classFirst') }]);
               return save({ ...values, classId });
             },
             onCancel: cancel,

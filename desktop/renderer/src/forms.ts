@@ -1,36 +1,33 @@
 import type { z } from 'zod';
+import { detailOfIssue } from '../../../shared/refusal-rules.ts';
 import type { FieldIssue } from '../../store/index.ts';
 import { h } from './dom.ts';
-
-/** Zod's messages in words a secretary understands, by issue code. */
-const FRIENDLY: Record<string, string> = {
-  too_small: 'Please fill this in.',
-  too_big: 'This is too long.',
-  invalid_format: 'Please enter a valid date (day, month and year).',
-  invalid_type: 'Please enter a number.',
-  invalid_value: 'Please choose one.',
-};
+import { t } from './i18n/index.ts';
+import { issueWords } from './reasons.ts';
 
 export type Checked<T> = { values: T } | { issues: FieldIssue[] };
 
 /**
  * Checks `input` with a schema built from the shared entity schemas. `messages` replaces every message of a
- * field (e.g. "Please choose a class." for a missing id); `friendly` replaces messages by issue code.
+ * field (e.g. "Please choose a class." for a missing id); other messages say the shared schema's rule in
+ * the desk's language (shared/refusal-rules.ts), and a screen's own refinement keeps its message.
  */
 export function check<S extends z.ZodType>(
   schema: S,
   input: unknown,
   messages: Record<string, string> = {},
-  friendly: Record<string, string> = {},
 ): Checked<z.infer<S>> {
-  const result = schema.safeParse(input, {
-    error: (issue) => friendly[issue.code] ?? FRIENDLY[issue.code] ?? undefined,
-  });
+  const result = schema.safeParse(input);
   if (result.success) return { values: result.data };
   return {
     issues: result.error.issues.map((issue) => {
       const field = issue.path.map(String).join('.') || '(payload)';
-      return { field, message: messages[field.split('.')[0] ?? ''] ?? issue.message };
+      const own = messages[field.split('.')[0] ?? ''];
+      if (own !== undefined) return { field, message: own };
+      const detail = detailOfIssue(issue, input);
+      // A refinement of the screen (a custom issue the shared rules do not name) says it in its own words.
+      if (issue.code === 'custom' && detail.rule === 'INVALID') return { field, message: issue.message };
+      return { field, message: issueWords({ field, message: issue.message, ...detail }) };
     }),
   };
 }
@@ -88,8 +85,9 @@ export function showIssues(root: HTMLElement, issues: FieldIssue[]): void {
     const slot =
       root.querySelector<HTMLElement>(`[data-error-for="${CSS.escape(top)}"]`) ??
       root.querySelector<HTMLElement>('[data-error-for="(payload)"]');
+    const message = issueWords(issue);
     if (slot !== null)
-      slot.textContent = slot.textContent === '' ? issue.message : `${slot.textContent} ${issue.message}`;
+      slot.textContent = slot.textContent === '' ? message : `${slot.textContent} ${message}`;
     root.querySelector(`[name="${CSS.escape(top)}"]`)?.classList.add('invalid');
   }
 }
@@ -126,10 +124,14 @@ export function entityForm<T>(options: EntityFormOptions<T>): HTMLFormElement {
     h(
       'div',
       { class: 'actions' },
-      h('button', { type: 'submit', class: 'primary', 'data-test': 'save' }, options.saveLabel ?? 'Save'),
+      h(
+        'button',
+        { type: 'submit', class: 'primary', 'data-test': 'save' },
+        options.saveLabel ?? t('common.save'),
+      ),
       options.onCancel === undefined
         ? null
-        : h('button', { type: 'button', onclick: () => options.onCancel?.() }, 'Cancel'),
+        : h('button', { type: 'button', onclick: () => options.onCancel?.() }, t('common.cancel')),
     ),
   );
   form.addEventListener('submit', (event) => {

@@ -5,21 +5,22 @@ import { display, h } from './dom.ts';
 import { check, showIssues, type Checked } from './forms.ts';
 import { historyPanel } from './history-panel.ts';
 import { personName, table } from './lists.ts';
+import { formatNumber, t } from './i18n/index.ts';
+import { refusalWords } from './reasons.ts';
 
 /** The score of one grade: the shared GRADE schema, plus the exam's own bounds. */
 export function validateScore(raw: string, maxScore: number): Checked<{ score: number }> {
   const text = raw.trim().replace(',', '.');
   const schema = entityPayloadSchemas.GRADE.pick({ score: true }).refine(
     (g) => g.score >= 0 && g.score <= maxScore,
-    { path: ['score'], message: `Please enter a score between 0 and ${maxScore}.` },
+    { path: ['score'], message: t('grades.between', { max: maxScore }) },
   );
   return check(schema, { score: text === '' ? undefined : Number(text) });
 }
 
-/** "payload.score: must be …" → "must be …", for a secretary. */
+/** The server's reason without its field (the row is the score), for a secretary. */
 function reasonText(refusal: Refusal): string {
-  const reason = refusal.reason.replace(/^payload\.\w+: /, '').replace('maxScore', 'highest score');
-  return `The school server refused this score: ${reason}.`;
+  return t('refusal.grade', { reason: refusalWords(refusal, false) });
 }
 
 /**
@@ -100,7 +101,7 @@ export class GradesPanel {
         'td',
         { class: 'score' },
         input,
-        h('span', { class: 'out-of' }, ` / ${maxScore}`),
+        h('span', { class: 'out-of' }, ` / ${formatNumber(maxScore)}`),
         h('span', { class: 'field-error', 'data-error-for': 'score', role: 'alert' }),
       );
       const tr = h(
@@ -114,14 +115,14 @@ export class GradesPanel {
           h(
             'button',
             { 'data-test': 'save-grade', onclick: () => void this.save(exam, student, grade, input, tr) },
-            'Save',
+            t('common.save'),
           ),
           grade === undefined
             ? null
             : h(
                 'button',
                 { 'data-test': 'grade-history', onclick: () => this.showHistory(grade, student) },
-                'History',
+                t('grades.history'),
               ),
         ),
       );
@@ -137,8 +138,12 @@ export class GradesPanel {
       return tr;
     });
     this.root.replaceChildren(
-      h('h2', {}, `Grades: ${display(exam.subject)}, ${display(exam.date)} (out of ${maxScore})`),
-      table(['Student', 'Score', ''], rows, 'This class has no students yet.'),
+      h(
+        'h2',
+        {},
+        t('grades.title', { subject: display(exam.subject), date: display(exam.date), max: maxScore }),
+      ),
+      table([t('grades.student'), t('grades.score'), ''], rows, t('grades.noStudents')),
       ...(this.history === null ? [] : [this.history]),
     );
   }
@@ -146,7 +151,7 @@ export class GradesPanel {
   private showHistory(grade: EntityRecord, student: EntityRecord): void {
     this.history = historyPanel(this.bridge, 'GRADE', grade.id, {
       open: true,
-      title: `History of ${personName(student)}'s grade`,
+      title: t('grades.historyOf', { name: personName(student) }),
     });
     this.refresh();
   }

@@ -2,23 +2,22 @@ import { SERVER_MANAGED_FIELDS, type EntityType } from '../../../shared/entities
 import type { HistoryEntry } from '../../../shared/protocol.ts';
 import type { DeskBridge, PendingEdit } from '../../bridge.ts';
 import { display, h, labelOf } from './dom.ts';
+import { formatShortDay, formatShortDayTime, language, t } from './i18n/index.ts';
 
 /** An edit received this long after it was made was made offline (a desk online sends it at once). */
 const OFFLINE_AFTER_MS = 2 * 60_000;
 
-const day = (iso: string): string =>
-  new Date(iso).toLocaleDateString('en-GB', { day: 'numeric', month: 'short' });
-const dayTime = (iso: string): string =>
-  `${day(iso)} ${new Date(iso).toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' })}`;
+const day = formatShortDay;
+const dayTime = formatShortDayTime;
 
 /** A reference (classId, examId …) changed: its id means nothing to a person. */
 const isReference = (field: string): boolean => /Id$/.test(field);
 
 function fieldChange(field: string, from: unknown, to: unknown, operation: string): string {
   const label = labelOf(field);
-  if (isReference(field)) return operation === 'UPDATE' ? `${label} changed` : '';
+  if (isReference(field)) return operation === 'UPDATE' ? t('history.refChanged', { label }) : '';
   if (operation === 'CREATE') return `${label} ${display(to)}`;
-  if (operation === 'DELETE') return `${label} was ${display(from)}`;
+  if (operation === 'DELETE') return t('history.wasValue', { label, value: display(from) });
   return from === undefined ? `${label} → ${display(to)}` : `${label} ${display(from)} → ${display(to)}`;
 }
 
@@ -28,9 +27,11 @@ export function changeWords(entry: Pick<HistoryEntry, 'operation' | 'changes'>):
     .map(([field, change]) => fieldChange(field, change.from, change.to, entry.operation))
     .filter((part) => part !== '');
   const listed = parts.join('; ');
-  if (entry.operation === 'CREATE') return listed === '' ? 'Created' : `Created: ${listed}`;
-  if (entry.operation === 'DELETE') return listed === '' ? 'Deleted' : `Deleted (${listed})`;
-  return listed === '' ? 'Saved without a visible change' : listed;
+  if (entry.operation === 'CREATE')
+    return listed === '' ? t('history.created') : t('history.createdWith', { changes: listed });
+  if (entry.operation === 'DELETE')
+    return listed === '' ? t('history.deleted') : t('history.deletedWith', { changes: listed });
+  return listed === '' ? t('history.noVisible') : listed;
 }
 
 /**
@@ -39,21 +40,22 @@ export function changeWords(entry: Pick<HistoryEntry, 'operation' | 'changes'>):
  * a.sow's version after a conflict: Score 13 → 14, …".
  */
 export function entryWords(entry: HistoryEntry, thisClientId = ''): string {
-  const user = entry.origin.userId ?? 'someone';
+  const user = entry.origin.userId ?? t('history.someone');
   let what = changeWords(entry);
-  if (entry.decision === 'ACCEPT_SERVER') what = "Kept the server's version after a conflict";
-  else if (entry.decision === 'KEEP_LOCAL') what = `Kept ${user}'s version after a conflict: ${what}`;
+  if (entry.decision === 'ACCEPT_SERVER') what = t('history.keptServer');
+  else if (entry.decision === 'KEEP_LOCAL') what = t('history.keptUser', { user, what });
   if (entry.origin.kind === 'SERVER') {
-    return `Changed on the server (web app): ${what}, on ${dayTime(entry.committedAt)}`;
+    return t('history.onServer', { what, when: dayTime(entry.committedAt) });
   }
   const desk = entry.origin.clientId ?? '?';
-  const who = `by ${user} ${desk === thisClientId ? 'on this desk' : `on desk ${desk}`}`;
+  const who =
+    desk === thisClientId ? t('history.thisDesk', { user }) : t('history.otherDesk', { user, desk });
   const edited = entry.editedAt;
   const late = edited !== undefined && Date.parse(entry.committedAt) - Date.parse(edited) > OFFLINE_AFTER_MS;
   const when = late
-    ? `edited offline on ${day(edited)}, received ${dayTime(entry.committedAt)}`
-    : `on ${dayTime(entry.committedAt)}`;
-  return `${what}, ${who}, ${when}`;
+    ? t('history.editedOffline', { day: day(edited), when: dayTime(entry.committedAt) })
+    : t('history.on', { when: dayTime(entry.committedAt) });
+  return t('history.entry', { what, who, when });
 }
 
 function pendingWords(edit: PendingEdit): string {
@@ -67,10 +69,10 @@ function pendingWords(edit: PendingEdit): string {
   );
   const what =
     edit.operation === 'DELETE'
-      ? 'Deleted'
+      ? t('history.deleted')
       : changeWords({ operation: edit.operation === 'CREATE' ? 'CREATE' : 'UPDATE', changes });
-  const state = edit.status === 'CONFLICT' ? 'waits for your decision' : 'not sent yet';
-  return `${what}, edited here on ${dayTime(edit.createdAt)} (${state})`;
+  const state = edit.status === 'CONFLICT' ? t('history.waitsDecision') : t('history.notSent');
+  return t('history.pending', { what, when: dayTime(edit.createdAt), state });
 }
 
 /**
@@ -87,7 +89,7 @@ export function historyPanel(
   const panel = h(
     'details',
     { class: 'card history', 'data-test': 'history', ...(options.open === true ? { open: true } : {}) },
-    h('summary', { 'data-test': 'history-toggle' }, options.title ?? 'History'),
+    h('summary', { 'data-test': 'history-toggle' }, options.title ?? t('history.title')),
     body,
   );
   let loadedAt = 0;
@@ -95,7 +97,7 @@ export function historyPanel(
     // An element created open may also fire `toggle`: one read is enough.
     if (Date.now() - loadedAt < 500) return;
     loadedAt = Date.now();
-    body.replaceChildren(h('p', { class: 'muted' }, 'Asking the server…'));
+    body.replaceChildren(h('p', { class: 'muted' }, t('history.asking')));
     bridge
       .history(type, id)
       .then((history) => {
@@ -112,11 +114,12 @@ export function historyPanel(
             h(
               'p',
               { class: 'history-offline', 'data-test': 'history-offline' },
-              `History needs the server. ${history.reason}`,
+              // The desk core words its reason in English; other languages say the usual one.
+              t('history.offline', { reason: language === 'en' ? history.reason : t('history.unreachable') }),
             ),
             pending === null
-              ? h('p', { class: 'muted' }, 'This desk has no edits of its own waiting to be sent.')
-              : h('p', {}, 'What this desk knows: its own edits waiting to be sent.'),
+              ? h('p', { class: 'muted' }, t('history.noOwnEdits'))
+              : h('p', {}, t('history.ownEdits')),
             ...(pending === null ? [] : [pending]),
           );
           return;
@@ -131,13 +134,13 @@ export function historyPanel(
         body.replaceChildren(
           ...(pending === null ? [] : [pending]),
           entries.length === 0
-            ? h('p', { class: 'muted' }, 'The server has no history of this record yet.')
+            ? h('p', { class: 'muted' }, t('history.none'))
             : h('ol', { class: 'history-entries' }, ...entries),
         );
       })
       .catch((err: unknown) => {
         body.replaceChildren(
-          h('p', { class: 'history-offline' }, `History could not be read: ${String(err)}`),
+          h('p', { class: 'history-offline' }, t('history.unreadable', { message: String(err) })),
         );
       });
   };

@@ -1,5 +1,6 @@
 import type { EntityRecord } from '../../bridge.ts';
 import { h } from './dom.ts';
+import { locale, t } from './i18n/index.ts';
 
 /** A table with a header row, or a sentence when there is nothing to show. */
 export function table(headers: string[], rows: HTMLTableRowElement[], empty: string): HTMLElement {
@@ -30,17 +31,19 @@ export function rowActions(onEdit: (() => void) | null, onDelete: (() => void) |
   return h(
     'td',
     { class: 'row-actions' },
-    onEdit === null ? null : h('button', { 'data-test': 'edit', onclick: onEdit }, 'Edit'),
+    onEdit === null ? null : h('button', { 'data-test': 'edit', onclick: onEdit }, t('common.edit')),
     onDelete === null
       ? null
-      : h('button', { class: 'danger', 'data-test': 'delete', onclick: onDelete }, 'Delete'),
+      : h('button', { class: 'danger', 'data-test': 'delete', onclick: onDelete }, t('common.delete')),
   );
 }
 
 /** Asks before deleting; the question names what goes. */
 export function confirmDelete(what: string): boolean {
-  return window.confirm(`Delete ${what}? This is sent to the school server.`);
+  return window.confirm(t('common.confirmDelete', { what }));
 }
+
+const collator = new Intl.Collator(locale);
 
 /** Sorts by one text field, then by id so the order never jumps. */
 export function byText(field: string): (a: EntityRecord, b: EntityRecord) => number {
@@ -48,7 +51,7 @@ export function byText(field: string): (a: EntityRecord, b: EntityRecord) => num
     const value = e[field];
     return typeof value === 'string' ? value : '';
   };
-  return (a, b) => text(a).localeCompare(text(b)) || a.id.localeCompare(b.id);
+  return (a, b) => collator.compare(text(a), text(b)) || a.id.localeCompare(b.id);
 }
 
 /** "Diallo Awa", as a list of people reads. */

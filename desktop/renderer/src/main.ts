@@ -7,6 +7,18 @@ import { ConflictsScreen } from './conflicts.ts';
 import { h } from './dom.ts';
 import { examsScreen } from './exams.ts';
 import { HttpBridge } from './http-bridge.ts';
+import {
+  CURRENCIES,
+  LANGUAGE_NAMES,
+  LANGUAGES,
+  language,
+  locale,
+  schoolCurrency,
+  setLanguage,
+  setSchoolCurrency,
+  t,
+  type Language,
+} from './i18n/index.ts';
 import { paymentsScreen } from './payments.ts';
 import { renderStatusBar } from './status-bar.ts';
 import { studentsScreen } from './students.ts';
@@ -30,7 +42,7 @@ if (statusBar === null || main === null || nav === null || problem === null)
   throw new Error('index.html is incomplete');
 
 const fail = (err: unknown): void => {
-  problem.textContent = `Something went wrong on this computer: ${err instanceof Error ? err.message : String(err)}`;
+  problem.textContent = t('app.problem', { message: err instanceof Error ? err.message : String(err) });
   problem.hidden = false;
 };
 
@@ -64,21 +76,52 @@ type ScreenName = keyof typeof screens;
 const tab = (name: ScreenName, label: string): HTMLButtonElement =>
   h('button', { 'data-test': `tab-${name}`, onclick: () => show(name) }, label);
 const tabs: Record<ScreenName, HTMLButtonElement> = {
-  students: tab('students', 'Students'),
-  classes: tab('classes', 'Classes'),
-  teachers: tab('teachers', 'Teachers'),
-  exams: tab('exams', 'Exams and grades'),
-  payments: tab('payments', 'Payments'),
-  attendance: tab('attendance', 'Attendance'),
-  absences: tab('absences', 'Absences and incidents'),
+  students: tab('students', t('tab.students')),
+  classes: tab('classes', t('tab.classes')),
+  teachers: tab('teachers', t('tab.teachers')),
+  exams: tab('exams', t('tab.exams')),
+  payments: tab('payments', t('tab.payments')),
+  attendance: tab('attendance', t('tab.attendance')),
+  absences: tab('absences', t('tab.absences')),
   conflicts: h(
     'button',
     { 'data-test': 'tab-conflicts', onclick: () => show('conflicts') },
-    'Conflicts ',
+    `${t('tab.conflicts')} `,
     conflictCount,
   ),
 };
-nav.append(...Object.values(tabs));
+nav.append(...Object.values(tabs), settings());
+
+/**
+ * The language and the school's currency, kept in this desk's profile (localStorage). Every text and format
+ * is chosen when the page starts, so a change reloads the page (the desk and its work are untouched).
+ */
+function settings(): HTMLElement {
+  const languages = h(
+    'select',
+    { 'data-test': 'language', 'aria-label': t('settings.language'), title: t('settings.language') },
+    ...LANGUAGES.map((l) =>
+      h('option', { value: l, ...(l === language ? { selected: true } : {}) }, LANGUAGE_NAMES[l]),
+    ),
+  );
+  languages.addEventListener('change', () => {
+    setLanguage(languages.value as Language);
+    window.location.reload();
+  });
+  const currencies = h(
+    'select',
+    { 'data-test': 'currency', 'aria-label': t('settings.currency'), title: t('settings.currency') },
+    ...CURRENCIES.map((c) =>
+      h('option', { value: c, ...(c === schoolCurrency ? { selected: true } : {}) }, c),
+    ),
+  );
+  currencies.addEventListener('change', () => {
+    setSchoolCurrency(currencies.value);
+    window.location.reload();
+  });
+  return h('div', { class: 'settings' }, languages, currencies);
+}
+document.documentElement.lang = locale;
 
 let current: ScreenName = 'students';
 

@@ -3,13 +3,14 @@ import type { DeskBridge, EntityRecord } from '../../bridge.ts';
 import { h } from './dom.ts';
 import { check, entityForm, field, select, str, type Checked } from './forms.ts';
 import { StudentRecordsScreen } from './student-records.ts';
+import { amountExample, formatDate, formatMoney, schoolCurrency, t, tOr } from './i18n/index.ts';
 
 const paymentSchema = entityPayloadSchemas.PAYMENT.pick({
   amountCents: true,
   currency: true,
   method: true,
   paidAt: true,
-}).refine((p) => p.amountCents > 0, { path: ['amountCents'], message: 'Please enter an amount above 0.' });
+}).refine((p) => p.amountCents > 0, { path: ['amountCents'], message: t('payments.above0') });
 
 export const PAYMENT_METHODS = ['Cash', 'Bank transfer', 'Mobile money', 'Cheque', 'Card'];
 
@@ -20,9 +21,10 @@ export interface PaymentValues {
   paidAt: string;
 }
 
-/** "12,50" or "12.50" → 1250 (cents); anything else is not an amount. */
+/** "12,50", "12.50" or "15 000" → whole cents (1250, 1500000); anything else is not an amount. */
 export function toCents(text: string): number | undefined {
-  const clean = text.trim().replace(/\s/g, '').replace(',', '.');
+  // Spaces group thousands as people type them ("15 000", also the no-break ones Intl writes).
+  const clean = text.replace(/[\s\u00a0\u202f]/g, '').replace(',', '.');
   if (!/^\d+(\.\d{1,2})?$/.test(clean)) return undefined;
   return Math.round(Number(clean) * 100);
 }
@@ -40,10 +42,10 @@ export function validatePayment(raw: Record<string, string>): Checked<PaymentVal
       paidAt,
     },
     {
-      amountCents: 'Please enter an amount, like 12.50.',
-      currency: 'Please enter a three-letter currency code, like EUR.',
-      method: 'Please choose how it was paid.',
-      paidAt: 'Please enter the day it was paid.',
+      amountCents: t('payments.pleaseAmount', { example: amountExample(schoolCurrency) }),
+      currency: t('payments.pleaseCurrency'),
+      method: t('payments.pleaseMethod'),
+      paidAt: t('payments.pleaseDay'),
     },
   );
   if ('values' in checked) return checked;
@@ -53,40 +55,53 @@ export function validatePayment(raw: Record<string, string>): Checked<PaymentVal
 }
 
 function money(p: EntityRecord): string {
-  return `${(Number(p.amountCents) / 100).toFixed(2)} ${str(p.currency)}`;
+  return formatMoney(Number(p.amountCents), str(p.currency));
 }
 
 /** Payments of one student, newest first, and a form to record a payment. */
 export function paymentsScreen(bridge: DeskBridge, fail: (err: unknown) => void): StudentRecordsScreen {
   const today = (): string => new Date().toLocaleDateString('en-CA');
-  return new StudentRecordsScreen(bridge, fail, 'payments', 'Payments', [
+  const methodLabel = (method: string): string => tOr(`method.${method}`, method);
+  return new StudentRecordsScreen(bridge, fail, 'payments', t('payments.title'), [
     {
       type: 'PAYMENT',
       test: 'payment',
-      title: 'Payments',
-      headers: ['Paid on', 'Amount', 'How'],
+      title: t('payments.title'),
+      headers: [t('payments.paidOn'), t('payments.amount'), t('payments.how')],
       query: (studentId) => ({ name: 'paymentsOfStudent', studentId }),
-      cells: (p) => [new Date(str(p.paidAt)).toLocaleDateString('en-CA'), money(p), str(p.method)],
-      describe: (p) => `the payment of ${money(p)}`,
-      empty: 'No payments yet.',
+      cells: (p) => [formatDate(str(p.paidAt)), money(p), methodLabel(str(p.method))],
+      describe: (p) => t('payments.describe', { amount: money(p) }),
+      empty: t('payments.none'),
       form: (add) =>
         entityForm({
           test: 'payment-form',
-          title: 'Record a payment',
-          saveLabel: 'Add payment',
+          title: t('payments.record'),
+          saveLabel: t('payments.add'),
           fields: [
-            field('amount', 'Amount (e.g. 12.50)', h('input', { name: 'amount', inputmode: 'decimal' })),
-            field('currency', 'Currency', h('input', { name: 'currency', value: 'EUR', maxlength: '3' })),
+            field(
+              'amount',
+              t('payments.amountLabel', { example: amountExample(schoolCurrency) }),
+              h('input', { name: 'amount', inputmode: 'decimal' }),
+            ),
+            field(
+              'currency',
+              t('payments.currency'),
+              h('input', { name: 'currency', value: schoolCurrency, maxlength: '3' }),
+            ),
             field(
               'method',
-              'Paid by',
+              t('payments.paidBy'),
               select(
                 'method',
-                PAYMENT_METHODS.map((m) => ({ value: m, label: m })),
+                PAYMENT_METHODS.map((m) => ({ value: m, label: methodLabel(m) })),
                 'Cash',
               ),
             ),
-            field('paidOn', 'Paid on', h('input', { name: 'paidOn', type: 'date', value: today() })),
+            field(
+              'paidOn',
+              t('payments.paidOn'),
+              h('input', { name: 'paidOn', type: 'date', value: today() }),
+            ),
           ],
           validate: validatePayment,
           onSave: (values) => add({ ...values }),

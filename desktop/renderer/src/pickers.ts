@@ -2,13 +2,14 @@ import type { DeskBridge, EntityRecord } from '../../bridge.ts';
 import { h } from './dom.ts';
 import { str } from './forms.ts';
 import { byText, personName } from './lists.ts';
+import { t } from './i18n/index.ts';
 
 /**
  * A drop-down of every class ("3B · 2025-2026"), newest school year first. `onChange` gets the chosen id
  * ('' for none). `reload` refreshes the choices and keeps the current one.
  */
 export class ClassPicker {
-  readonly root = h('select', { 'data-test': 'pick-class', 'aria-label': 'Class' });
+  readonly root = h('select', { 'data-test': 'pick-class', 'aria-label': t('picker.class') });
 
   constructor(
     private readonly bridge: DeskBridge,
@@ -31,7 +32,7 @@ export class ClassPicker {
     classes.sort((a, b) => startOf(b).localeCompare(startOf(a)) || byText('name')(a, b));
     const chosen = this.root.value;
     this.root.replaceChildren(
-      h('option', { value: '' }, 'Choose a class…'),
+      h('option', { value: '' }, t('picker.chooseClass')),
       ...classes.map((c) => {
         const label = `${str(c.name)} · ${str(year.get(str(c.academicYearId))?.label)}`;
         return h('option', { value: c.id, ...(c.id === chosen ? { selected: true } : {}) }, label);
@@ -48,7 +49,7 @@ export class StudentPicker {
   readonly root = h('div', { class: 'picker' });
   private readonly input = h('input', {
     type: 'search',
-    placeholder: 'Find a student by name…',
+    placeholder: t('picker.findStudent'),
     'data-test': 'pick-student-search',
   });
   private readonly matches = h('div', { class: 'matches' });
@@ -79,7 +80,7 @@ export class StudentPicker {
         if (text !== this.input.value) return;
         this.matches.replaceChildren(
           ...(students.length === 0
-            ? [h('span', { class: 'empty' }, 'No student matches.')]
+            ? [h('span', { class: 'empty' }, t('picker.noMatch'))]
             : students.map((s) =>
                 h(
                   'button',

@@ -3,6 +3,7 @@ import type { FieldIssue } from '../../store/index.ts';
 import type { EntityRecord } from '../../bridge.ts';
 import { h } from './dom.ts';
 import { blankToNull, check, entityForm, field, select, str, type Checked } from './forms.ts';
+import { t } from './i18n/index.ts';
 
 /** The fields this form edits, validated with the same schema the server and the store use. */
 const formSchema = entityPayloadSchemas.STUDENT.pick({
@@ -50,25 +51,25 @@ export function studentForm(options: StudentFormOptions): HTMLFormElement {
   const classes = options.classes.map((c) => ({ value: c.id, label: str(c.name) }));
   return entityForm({
     test: 'student-form',
-    title: s === null ? 'New student' : 'Edit student',
+    title: s === null ? t('students.new') : t('students.edit'),
     fields: [
       field(
         'firstName',
-        'First name',
+        t('field.firstName'),
         h('input', { name: 'firstName', value: str(s?.firstName), autocomplete: 'off' }),
       ),
       field(
         'lastName',
-        'Last name',
+        t('field.lastName'),
         h('input', { name: 'lastName', value: str(s?.lastName), autocomplete: 'off' }),
       ),
       field(
         'birthDate',
-        'Birth date',
+        t('field.birthDate'),
         h('input', { name: 'birthDate', type: 'date', value: str(s?.birthDate) }),
       ),
-      field('classId', 'Class', select('classId', classes, s?.classId, 'No class')),
-      field('notes', 'Notes', h('textarea', { name: 'notes', rows: '3' }, str(s?.notes))),
+      field('classId', t('field.classId'), select('classId', classes, s?.classId, t('students.noClass'))),
+      field('notes', t('field.notes'), h('textarea', { name: 'notes', rows: '3' }, str(s?.notes))),
     ],
     validate: validateStudent,
     onSave: options.onSave,

@@ -4,6 +4,7 @@ import type { FieldIssue } from '../../store/index.ts';
 import { h } from './dom.ts';
 import { confirmDelete, personName, row, rowActions, table } from './lists.ts';
 import { StudentPicker } from './pickers.ts';
+import { t } from './i18n/index.ts';
 
 /** Adds one record of the section's type for the student; resolves with the issues to show. */
 export type AddRecord = (fields: Record<string, unknown>) => Promise<FieldIssue[]>;
@@ -72,7 +73,7 @@ export class StudentRecordsScreen {
   private choose(student: EntityRecord | null): void {
     this.lists.clear();
     if (student === null) {
-      this.body.replaceChildren(h('p', { class: 'empty' }, 'Find a student by name to see their records.'));
+      this.body.replaceChildren(h('p', { class: 'empty' }, t('records.findFirst')));
       return;
     }
     this.body.replaceChildren(
@@ -89,7 +90,7 @@ export class StudentRecordsScreen {
         return h(
           'section',
           { class: 'card records', 'data-test': `${section.test}-section` },
-          h('h2', {}, `${section.title}: ${personName(student)}`),
+          h('h2', {}, t('records.sectionTitle', { title: section.title, name: personName(student) })),
           h('div', { class: 'columns' }, list, form),
         );
       }),

@@ -3,6 +3,7 @@ import { CrudScreen } from './crud-screen.ts';
 import { display, h } from './dom.ts';
 import { byText, personName } from './lists.ts';
 import { studentForm } from './student-form.ts';
+import { t } from './i18n/index.ts';
 
 /** The students screen: search, list, create, edit, delete. Redraws when the data changes. */
 export function studentsScreen(bridge: DeskBridge, fail: (err: unknown) => void): CrudScreen {
@@ -10,10 +11,10 @@ export function studentsScreen(bridge: DeskBridge, fail: (err: unknown) => void)
     type: 'STUDENT',
     test: 'student',
     screenTest: 'students-screen',
-    title: 'Students',
-    newLabel: 'New student',
-    searchPlaceholder: 'Search by name…',
-    headers: ['Last name', 'First name', 'Birth date', 'Notes'],
+    title: t('students.title'),
+    newLabel: t('students.new'),
+    searchPlaceholder: t('common.searchName'),
+    headers: [t('field.lastName'), t('field.firstName'), t('field.birthDate'), t('field.notes')],
     load: async (search) =>
       (await bridge.list({ type: 'STUDENT', search, limit: 500 })).sort(byText('lastName')),
     cells: (s) => [
@@ -23,7 +24,7 @@ export function studentsScreen(bridge: DeskBridge, fail: (err: unknown) => void)
       h('td', { class: 'notes' }, display(s.notes)),
     ],
     describe: (s) => personName(s),
-    empty: (search) => (search === '' ? 'No students yet.' : 'No student matches this search.'),
+    empty: (search) => (search === '' ? t('students.none') : t('students.noMatch')),
     form: async (student, save, cancel) =>
       studentForm({
         student,
