@@ -122,6 +122,7 @@ describe('desk UI in French and in English', () => {
   it('French from the system locale: words, dates, amounts and the server refusals in French', async () => {
     const { page } = ui;
     expect(await page.getAttribute('html', 'lang')).toBe('fr-SN');
+    expect(await page.title()).toBe("Poste de l'école");
     // First: once the desk compares checksums with the server it drops the refused grade (no server row).
     await open('exams');
     await expect

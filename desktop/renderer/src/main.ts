@@ -122,6 +122,7 @@ function settings(): HTMLElement {
   return h('div', { class: 'settings' }, languages, currencies);
 }
 document.documentElement.lang = locale;
+document.title = t('app.title');
 
 let current: ScreenName = 'students';
 

@@ -4,6 +4,7 @@
  * Every key here is in every other catalogue too (test/i18n-catalogues.unit.test.ts).
  */
 export const en = {
+  'app.title': 'School desk',
   'app.problem': 'Something went wrong on this computer: {message}',
   'settings.language': 'Language',
   'settings.currency': 'School currency',

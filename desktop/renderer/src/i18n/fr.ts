@@ -2,6 +2,7 @@ import type { Catalogue } from './catalogue.ts';
 
 /** Les textes du poste en français (mêmes clés que en.ts ; `{nom}` est un paramètre). */
 export const fr: Catalogue = {
+  'app.title': "Poste de l'école",
   'app.problem': 'Un problème est survenu sur cet ordinateur : {message}',
   'settings.language': 'Langue',
   'settings.currency': "Monnaie de l'école",
