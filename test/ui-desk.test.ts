@@ -33,7 +33,7 @@ describe('desk UI in Chromium', () => {
     await ui?.close();
   });
 
-  it('U1: a student created in the UI is acknowledged on the server', async () => {
+  it('a student created in the UI is acknowledged on the server', async () => {
     const { page } = ui;
     await page.waitForSelector('[data-test=connection].online');
     await page.click('[data-test=new-student]');
@@ -60,7 +60,7 @@ describe('desk UI in Chromium', () => {
     expect(await page.textContent('[data-test=last-sync]')).not.toContain('never');
   });
 
-  it('U2: a plain-SQL change on the server shows in the open page within a second, without reload', async () => {
+  it('a plain-SQL change on the server shows in the open page within a second, without reload', async () => {
     const { page } = ui;
     await waitFor(() => ui.desk.status?.live, { message: 'desk live' });
     await page.evaluate(() => {
@@ -88,7 +88,7 @@ describe('desk UI in Chromium', () => {
     await ui.screenshot('desk-main.png');
   });
 
-  it('U3: form validation errors are shown next to the field', async () => {
+  it('form validation errors are shown next to the field', async () => {
     const { page } = ui;
     const before = ui.desk.store.count('STUDENT');
     await page.click('[data-test=new-student]');
@@ -114,7 +114,7 @@ describe('desk UI in Chromium', () => {
     expect(await page.locator('[data-test=student-form]').count()).toBe(0);
   });
 
-  it('U4: search narrows the list; edit and delete reach the server', async () => {
+  it('search narrows the list; edit and delete reach the server', async () => {
     const { page } = ui;
     await page.fill('[data-test=student-search]', 'emile');
     await expect.poll(() => page.locator('[data-test=student-row]').count()).toBe(1);
@@ -140,7 +140,7 @@ describe('desk UI in Chromium', () => {
     });
   });
 
-  it('U5: server down: the page shows offline, edits still work and pending rises; back up: it falls to zero by itself', async () => {
+  it('server down: the page shows offline, edits still work and pending rises; back up: it falls to zero by itself', async () => {
     const { page } = ui;
     await ui.server.stop();
     await page.waitForSelector('[data-test=connection].offline', { timeout: 10_000 });
@@ -200,7 +200,7 @@ describe('desk UI in Chromium', () => {
     return dialog;
   };
 
-  it('U6: a conflict shows side by side, once for her two edits; "Keep mine" leaves desk and server equal with her version', async () => {
+  it('a conflict shows side by side, once for her two edits; "Keep mine" leaves desk and server equal with her version', async () => {
     const dialog = await makeConflict('Awa-Mine', 'Awa-Server', 'Second edit');
     await ui.screenshot('desk-conflict-dialog.png');
     await dialog.locator('[data-test=keep-mine]').click();
@@ -220,7 +220,7 @@ describe('desk UI in Chromium', () => {
     await ui.page.waitForSelector('[data-test=conflict-row]', { state: 'detached' });
   });
 
-  it('U7: "Take the server\'s" leaves desk and server equal with the server\'s version', async () => {
+  it('"Take the server\'s" leaves desk and server equal with the server\'s version', async () => {
     const dialog = await makeConflict('Awa-Mine-2', 'Awa-Server-2');
     await dialog.locator('[data-test=take-server]').click();
     await dialog.waitFor({ state: 'hidden' });
@@ -237,7 +237,7 @@ describe('desk UI in Chromium', () => {
     await ui.page.waitForSelector(`[data-test=student-row][data-id="${awaId}"]:has-text("Awa-Server-2")`);
   });
 
-  it('U9: a change the server refuses shows in the status bar and under Conflicts with its reason until she dismisses it', async () => {
+  it('a change the server refuses shows in the status bar and under Conflicts with its reason until she dismisses it', async () => {
     const { page } = ui;
     // A class that does not exist on the server: the desk's own checks cannot know, the server refuses it.
     const ghost = ui.desk.store.create('STUDENT', {
@@ -261,7 +261,7 @@ describe('desk UI in Chromium', () => {
     expect(ui.desk.store.failedEvents().map((e) => e.id)).toEqual([ghost.outboxEventId]);
   });
 
-  it('U10: a token the server no longer accepts: the bar says so in plain words and, in the app, offers to enter a new one', async () => {
+  it('a token the server no longer accepts: the bar says so in plain words and, in the app, offers to enter a new one', async () => {
     const { page } = ui;
     // What the Electron preload gives the page; here it only counts the calls.
     await page.addInitScript(() => {
@@ -307,7 +307,7 @@ describe('desk UI in Chromium', () => {
     await page.waitForSelector('[data-test=reconnect]', { state: 'detached', timeout: 15_000 });
   });
 
-  it('U8: a long catch-up shows its progress in the status bar', async () => {
+  it('a long catch-up shows its progress in the status bar', async () => {
     const { page } = ui;
     // Every text the progress element shows, however briefly.
     await page.evaluate(`

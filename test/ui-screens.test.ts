@@ -29,7 +29,7 @@ describe('desk screens in Chromium', () => {
     await ui?.close();
   });
 
-  it('S1: classes — a school year, a level and a class made in the UI reach the server', async () => {
+  it('classes — a school year, a level and a class made in the UI reach the server', async () => {
     const { page } = ui;
     await page.click('[data-test=tab-classes]');
     await page.waitForSelector('[data-test=class-screen]');
@@ -74,7 +74,7 @@ describe('desk screens in Chromium', () => {
     await page.click('[data-test=class-form] button:has-text("Cancel")');
   });
 
-  it('S2: teachers — a teacher made in the UI reaches the server; search finds her', async () => {
+  it('teachers — a teacher made in the UI reaches the server; search finds her', async () => {
     const { page } = ui;
     await page.click('[data-test=tab-teachers]');
     await page.click('[data-test=new-teacher]');
@@ -101,7 +101,7 @@ describe('desk screens in Chromium', () => {
     await ui.screenshot('desk-teachers.png');
   });
 
-  it('S3: exams and grades — an exam and a score entered in the UI reach the server', async () => {
+  it('exams and grades — an exam and a score entered in the UI reach the server', async () => {
     const { page } = ui;
     for (const [firstName, lastName] of [
       ['Awa', 'Diallo'],
@@ -133,7 +133,7 @@ describe('desk screens in Chromium', () => {
     await expect.poll(() => awa.locator('[data-test=score-input]').inputValue()).toBe('15.5');
   });
 
-  it('S4: grades — a score over the maximum or not a number is shown next to the field; nothing is saved', async () => {
+  it('grades — a score over the maximum or not a number is shown next to the field; nothing is saved', async () => {
     const { page } = ui;
     const lucas = page.locator('[data-test=grade-row]', { hasText: 'Martin' });
     const error = lucas.locator('[data-error-for=score]');
@@ -168,7 +168,7 @@ describe('desk screens in Chromium', () => {
     return id;
   };
 
-  it('S5: payments — a payment of 12,50 entered in the UI reaches the server as 1250 cents', async () => {
+  it('payments — a payment of 12,50 entered in the UI reaches the server as 1250 cents', async () => {
     const { page } = ui;
     const awaId = await pickStudent('payments', 'awa', 'Diallo');
     await ui.fill('payment-form', { amount: 'a lot', currency: 'EUR' });
@@ -200,7 +200,7 @@ describe('desk screens in Chromium', () => {
     await ui.screenshot('desk-payments.png');
   });
 
-  it('S6: attendance — the roll call of a class for a day reaches the server, one row per student', async () => {
+  it('attendance — the roll call of a class for a day reaches the server, one row per student', async () => {
     const { page } = ui;
     await page.click('[data-test=tab-attendance]');
     await page.selectOption('[data-test=attendance-screen] [data-test=pick-class]', classId);
@@ -233,7 +233,7 @@ describe('desk screens in Chromium', () => {
     await ui.screenshot('desk-attendance.png');
   });
 
-  it('S7: absences and incidents — one of each recorded in the UI reaches the server', async () => {
+  it('absences and incidents — one of each recorded in the UI reaches the server', async () => {
     const { page } = ui;
     const awaId = await pickStudent('absences', 'diallo', 'Diallo');
     await ui.fill('absence-form', { date: '2025-10-06', reason: '' });
