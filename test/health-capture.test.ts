@@ -113,7 +113,10 @@ describe('/healthz follows the supervised services', () => {
       failures.push({ name: 'retention', since: new Date().toISOString(), restarts: 1, error: 'boom' });
       const failing = await app.inject({ method: 'GET', url: '/healthz' });
       expect(failing.statusCode).toBe(503);
-      expect(failing.json()).toMatchObject({ status: 'unavailable', failedServices: [{ name: 'retention' }] });
+      expect(failing.json()).toMatchObject({
+        status: 'unavailable',
+        failedServices: [{ name: 'retention' }],
+      });
       failures.length = 0;
       expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     } finally {
