@@ -33,7 +33,6 @@ export async function buildDesktop(outDir: string = ELECTRON_OUT): Promise<void>
     logLevel: 'warning',
   });
   await copyFile(join(here, 'setup.html'), join(outDir, 'setup.html'));
-  await copyFile(join(here, 'setup.js'), join(outDir, 'setup.js'));
   await buildRenderer(join(outDir, 'renderer'));
 }
 

@@ -21,6 +21,16 @@ export async function buildRenderer(outDir: string = DEFAULT_RENDERER_OUT): Prom
     sourcemap: true,
     logLevel: 'warning',
   });
+  // The first-run form's script, with the same catalogues (desktop/electron/setup.html loads it).
+  await build({
+    entryPoints: [join(here, 'src', 'setup.ts')],
+    outfile: join(outDir, 'setup.js'),
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'chrome120',
+    logLevel: 'warning',
+  });
   await copyFile(join(here, 'index.html'), join(outDir, 'index.html'));
   await copyFile(join(here, 'style.css'), join(outDir, 'style.css'));
   return outDir;

@@ -29,7 +29,11 @@ declare global {
     /** Set by the Electron preload; absent in a plain browser (the harness). */
     deskBridge?: DeskBridge;
     /** Set by the Electron preload: asks for a new server address and token, and restarts the desk. */
-    deskSetup?: { reconnect?: () => Promise<void> };
+    deskSetup?: {
+      reconnect?: () => Promise<void>;
+      /** On the first-run form: stores the address and token; a message when they cannot be used. */
+      save?: (serverUrl: string, token: string) => Promise<string | null>;
+    };
   }
 }
 

@@ -8,6 +8,11 @@ export const en = {
   'app.problem': 'Something went wrong on this computer: {message}',
   'settings.language': 'Language',
   'settings.currency': 'School currency',
+  'setup.title': 'School desk: first start',
+  'setup.heading': 'Connect this desk to the school',
+  'setup.serverUrl': 'Server address',
+  'setup.token': 'Desk token',
+  'setup.connect': 'Connect',
 
   'tab.students': 'Students',
   'tab.classes': 'Classes',

@@ -6,6 +6,11 @@ export const fr: Catalogue = {
   'app.problem': 'Un problème est survenu sur cet ordinateur : {message}',
   'settings.language': 'Langue',
   'settings.currency': "Monnaie de l'école",
+  'setup.title': 'Poste de l’école : premier démarrage',
+  'setup.heading': 'Relier ce poste à l’école',
+  'setup.serverUrl': 'Adresse du serveur',
+  'setup.token': 'Jeton du poste',
+  'setup.connect': 'Se connecter',
 
   'tab.students': 'Élèves',
   'tab.classes': 'Classes',
