@@ -325,8 +325,15 @@ describe('desk UI in Chromium', () => {
       [ui.tenant],
     );
     await ui.server.captured();
-    ui.status.use(ui.desk.start({ downLimit: 200 }));
-    await waitFor(() => ui.desk.store.count('STUDENT') === before + 3000, { message: 'caught up' });
+    const sync = ui.desk.start({ downLimit: 200 });
+    ui.status.use(sync);
+    // Generous: on a loaded machine a restarted desk may first back off once; say where it stood if not.
+    await waitFor(() => ui.desk.store.count('STUDENT') === before + 3000, { timeoutMs: 30_000 }).catch(
+      (error: unknown) => {
+        const where = `${ui.desk.store.count('STUDENT') - before} of 3000 applied, status ${JSON.stringify(sync.status)}`;
+        throw new Error(`not caught up: ${where}`, { cause: error });
+      },
+    );
     const seen = await page.evaluate(
       () => (globalThis as unknown as { progressSeen: string[] }).progressSeen,
     );
