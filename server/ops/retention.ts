@@ -116,13 +116,7 @@ async function pruneHistory(pool: Pool, days: number): Promise<{ cutoff: string 
   const chunkSql = `
     WITH doomed AS (SELECT ctid FROM sync_history WHERE committed_at < $1 LIMIT $2)
     DELETE FROM sync_history h USING doomed d WHERE h.ctid = d.ctid`;
-  let deleted = 0;
-  for (;;) {
-    const chunk = await pool.query(chunkSql, [cutoff, PRUNE_CHUNK_ROWS]);
-    deleted += chunk.rowCount ?? 0;
-    if ((chunk.rowCount ?? 0) < PRUNE_CHUNK_ROWS) break;
-  }
-  return { cutoff, deleted };
+  return { cutoff, deleted: await deleteInChunks(pool, chunkSql, [cutoff]) };
 }
 
 /**
@@ -135,20 +129,14 @@ async function pruneUploadResults(
 ): Promise<{ cutoff: string | null; deleted: number }> {
   if (days <= 0) return { cutoff: null, deleted: 0 };
   const cutoff = await cutoffBefore(pool, days * DAY_MS);
-  // Through the created_at index, in chunks, so a large prune never holds many row locks at once.
+  // Through the created_at index.
   const chunkSql = `
     WITH doomed AS (
       SELECT tenant_id, outbox_event_id FROM sync_upload_results WHERE created_at < $1 ORDER BY created_at LIMIT $2
     )
     DELETE FROM sync_upload_results x USING doomed d
      WHERE x.tenant_id = d.tenant_id AND x.outbox_event_id = d.outbox_event_id`;
-  let deleted = 0;
-  for (;;) {
-    const chunk = await pool.query(chunkSql, [cutoff, PRUNE_CHUNK_ROWS]);
-    deleted += chunk.rowCount ?? 0;
-    if ((chunk.rowCount ?? 0) < PRUNE_CHUNK_ROWS) break;
-  }
-  return { cutoff, deleted };
+  return { cutoff, deleted: await deleteInChunks(pool, chunkSql, [cutoff]) };
 }
 
 async function pruneByTime(
@@ -166,13 +154,22 @@ async function pruneByTime(
   let deleted = 0;
   const tenants = await pool.query<{ tenant_id: string }>(tenantsOf(table));
   for (const { tenant_id: tenantId } of tenants.rows) {
-    for (;;) {
-      const chunk = await pool.query(chunkSql, [tenantId, cutoff, PRUNE_CHUNK_ROWS]);
-      deleted += chunk.rowCount ?? 0;
-      if ((chunk.rowCount ?? 0) < PRUNE_CHUNK_ROWS) break;
-    }
+    deleted += await deleteInChunks(pool, chunkSql, [tenantId, cutoff]);
   }
   return { cutoff, deleted };
+}
+
+/**
+ * Runs a chunk DELETE (its last parameter is the chunk size) until a chunk deletes fewer rows than that;
+ * returns how many it deleted. A large prune so never holds many row locks at once.
+ */
+async function deleteInChunks(pool: Pool, chunkSql: string, params: unknown[]): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const chunk = await pool.query(chunkSql, [...params, PRUNE_CHUNK_ROWS]);
+    deleted += chunk.rowCount ?? 0;
+    if ((chunk.rowCount ?? 0) < PRUNE_CHUNK_ROWS) return deleted;
+  }
 }
 
 /** The database's now() minus `olderThanMs`, as ISO 8601 text with Postgres' microseconds. */
