@@ -7,13 +7,11 @@
  *
  *   npx tsx bench/desk-catchup.bench.ts [--events 1000000]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { openDatabase } from '../desktop/store/database.ts';
 import { DeskStore } from '../desktop/store/index.ts';
@@ -23,6 +21,7 @@ import { SyncStatusBoard } from '../desktop/sync/sync-status.ts';
 import { signToken } from '../server/auth/tokens.ts';
 import type { Pool } from '../server/db/pool.ts';
 import { encodeCursor } from '../server/log/cursor.ts';
+import { BENCH_JWT_SECRET, startDownServer } from './support/down-server-process.ts';
 import { startBenchPostgres } from './support/postgres.ts';
 import { numberArg, seedStudentEvents } from './support/seed-events.ts';
 
@@ -39,25 +38,11 @@ const GROUP_COMMIT = {
   maxDelayMs: numberArg('--group-delay-ms', 30_000),
 };
 const TARGET_RATIO = 2.5;
-const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-00';
-const HERE = dirname(fileURLToPath(import.meta.url));
 const log = pino({ level: 'warn' });
 
 /** STUDENT payloads of about 250 bytes straight into sync_events (what capture would have written). */
 async function seed(pool: Pool, tenantId: string): Promise<void> {
   await seedStudentEvents(pool, tenantId, EVENTS);
-}
-
-async function startServer(databaseUrl: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'down-server.ts')], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, SYNC_JWT_SECRET: JWT_SECRET, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  for await (const line of createInterface({ input: child.stdout })) {
-    const { port } = JSON.parse(line) as { port: number };
-    return { child, port };
-  }
-  throw new Error('bench server exited before listening');
 }
 
 interface Timing {
@@ -128,9 +113,9 @@ async function main(): Promise<void> {
     console.log(`seeding ${EVENTS.toLocaleString('en')} changes…`);
     await seed(pool, tenantId);
 
-    const server = await startServer(databaseUrl);
+    const server = await startDownServer(databaseUrl, { LOG_LEVEL: 'warn' });
     child = server.child;
-    const token = await signToken(JWT_SECRET, { sub: 'bench', tenantId, role: 'desk' }, 3600);
+    const token = await signToken(BENCH_JWT_SECRET, { sub: 'bench', tenantId, role: 'desk' }, 3600);
     // Warm Postgres' cache with the floor's SELECT first, so both measured runs read warm pages.
     await floorRun(pool, tenantId, join(dir, 'warm.db'));
     const floor = await floorRun(pool, tenantId, join(dir, 'floor.db'));

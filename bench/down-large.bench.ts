@@ -9,15 +9,12 @@
  *
  *   npx tsx bench/down-large.bench.ts [--rows 10000] [--row-kb 100] [--limit 10000]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { signToken } from '../server/auth/tokens.ts';
 import { parseSyncRules } from '../server/config/rules.ts';
 import type { Pool } from '../server/db/pool.ts';
+import { BENCH_JWT_SECRET, readRssKb, sampleRss, startDownServer } from './support/down-server-process.ts';
 import { startBenchPostgres } from './support/postgres.ts';
 import { numberArg } from './support/seed-events.ts';
 
@@ -25,8 +22,6 @@ const ROWS = numberArg('--rows', 10_000);
 const ROW_KB = numberArg('--row-kb', 100);
 const LIMIT = numberArg('--limit', 10_000);
 const PEAK_OVER_IDLE_MB = 256;
-const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-00';
-const HERE = dirname(fileURLToPath(import.meta.url));
 
 /** ROWS students whose notes hold ROW_KB KB of text, and one CREATE change of each in sync_events. */
 async function seed(pool: Pool, tenantId: string): Promise<void> {
@@ -56,44 +51,6 @@ async function seed(pool: Pool, tenantId: string): Promise<void> {
     [tenantId],
   );
   await pool.query('ANALYZE students, sync_events');
-}
-
-interface RssSampler {
-  samples: number[];
-  stop(): void;
-}
-
-function readRssKb(pid: number): number | null {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) : null;
-  } catch {
-    return null;
-  }
-}
-
-function sampleRss(pid: number, everyMs = 50): RssSampler {
-  const samples: number[] = [];
-  const read = (): void => {
-    const kb = readRssKb(pid);
-    if (kb !== null) samples.push(kb);
-  };
-  read();
-  const timer = setInterval(read, everyMs);
-  return { samples, stop: () => clearInterval(timer) };
-}
-
-async function startServer(databaseUrl: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'down-server.ts')], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, SYNC_JWT_SECRET: JWT_SECRET },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout });
-  for await (const line of lines) {
-    const { port } = JSON.parse(line) as { port: number };
-    return { child, port };
-  }
-  throw new Error('bench server exited before listening');
 }
 
 interface Run {
@@ -187,9 +144,9 @@ async function main(): Promise<void> {
     await rawRun(pool, tenantId, rowsPerPage); // warm the cache for both measured runs
     const floor = await rawRun(pool, tenantId, rowsPerPage);
 
-    const server = await startServer(databaseUrl);
+    const server = await startDownServer(databaseUrl);
     child = server.child;
-    const token = await signToken(JWT_SECRET, { sub: 'bench', tenantId, role: 'desk' }, 3600);
+    const token = await signToken(BENCH_JWT_SECRET, { sub: 'bench', tenantId, role: 'desk' }, 3600);
     // Idle: listening, one small request served (routes compiled, pool connected), nothing paged yet.
     const warm = await fetch(`http://127.0.0.1:${server.port}/api/sync/down`, {
       method: 'POST',
@@ -202,10 +159,10 @@ async function main(): Promise<void> {
 
     const results: { path: string; run: Run; peakKb: number }[] = [];
     for (const path of ['/api/sync/down', '/api/sync/snapshot'] as const) {
-      const rss = sampleRss(child.pid!);
+      const rss = sampleRss(child.pid!, 50);
       const run = await catchUp(server.port, token, path);
       rss.stop();
-      results.push({ path, run, peakKb: peakOf(rss.samples) });
+      results.push({ path, run, peakKb: peakOf(rss.samples.map((s) => s.kb)) });
     }
     await pool.end();
 

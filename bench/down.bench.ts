@@ -5,23 +5,18 @@
  *
  *   npx tsx bench/down.bench.ts [--events 1000000] [--limit 10000]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { signToken } from '../server/auth/tokens.ts';
 import type { Pool } from '../server/db/pool.ts';
+import { BENCH_JWT_SECRET, sampleRss, startDownServer } from './support/down-server-process.ts';
 import { startBenchPostgres } from './support/postgres.ts';
 import { numberArg, seedStudentEvents } from './support/seed-events.ts';
 
 const EVENTS = numberArg('--events', 1_000_000);
 const LIMIT = numberArg('--limit', 10_000);
 const GZIP_EVERY = 5;
-const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-00';
-const HERE = dirname(fileURLToPath(import.meta.url));
 
 /** STUDENT-like payloads of about 200 bytes, in 1 000-row transactions' worth of commit times. */
 async function seed(pool: Pool, tenantId: string): Promise<void> {
@@ -34,39 +29,6 @@ async function seed(pool: Pool, tenantId: string): Promise<void> {
     'SELECT avg(length(payload::text))::integer AS bytes FROM sync_events TABLESAMPLE SYSTEM (1)',
   );
   console.log(`  average payload: ${size.rows[0]?.bytes ?? '?'} bytes of JSON text`);
-}
-
-interface RssSampler {
-  samples: { at: number; kb: number }[];
-  stop(): void;
-}
-
-function sampleRss(pid: number): RssSampler {
-  const samples: { at: number; kb: number }[] = [];
-  const read = () => {
-    try {
-      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-      if (match) samples.push({ at: performance.now(), kb: Number(match[1]) });
-    } catch {
-      // The process has exited.
-    }
-  };
-  read();
-  const timer = setInterval(read, 100);
-  return { samples, stop: () => clearInterval(timer) };
-}
-
-async function startServer(databaseUrl: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(HERE, 'down-server.ts')], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, SYNC_JWT_SECRET: JWT_SECRET },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout });
-  for await (const line of lines) {
-    const { port } = JSON.parse(line) as { port: number };
-    return { child, port };
-  }
-  throw new Error('bench server exited before listening');
 }
 
 interface Run {
@@ -205,10 +167,10 @@ async function main(): Promise<void> {
     // Warm the cache once so that both measured runs read the same warm pages.
     await rawRun(pool, tenantId);
 
-    const server = await startServer(databaseUrl);
+    const server = await startDownServer(databaseUrl);
     child = server.child;
-    const token = await signToken(JWT_SECRET, { sub: 'bench', tenantId, role: 'desk' }, 3600);
-    const rss = sampleRss(child.pid!);
+    const token = await signToken(BENCH_JWT_SECRET, { sub: 'bench', tenantId, role: 'desk' }, 3600);
+    const rss = sampleRss(child.pid!, 100);
     const startRssKb = rss.samples.at(-1)?.kb ?? 0;
     let rawBytes = 0;
     let pages = 0;
