@@ -1,16 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../server/config/env.ts';
 import { loadSyncRules, parseSyncRules } from '../server/config/rules.ts';
-
-function problemsOf(input: unknown): string[] {
-  try {
-    parseSyncRules(input);
-    return [];
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-}
+import { problemsOf } from './support/rules.ts';
 
 describe('sync rules: bounded cost per client', () => {
   it('defaults: 4 MiB pages, 12 000 requests a minute per token, 1000 sockets per tenant', () => {

@@ -1,7 +1,6 @@
 import type { Socket } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../server/config/env.ts';
 import { loadSyncRules, parseSyncRules } from '../server/config/rules.ts';
 import { deskSocketOptions } from '../server/socket/options.ts';
 import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts';
@@ -9,17 +8,7 @@ import { createTenant } from './support/http.ts';
 import { TestDesk } from './support/ws-desk.ts';
 import { appendEvents } from './support/ws-log.ts';
 import { startPushServer, toleratePoolEndRace } from './support/ws-server.ts';
-
-/** The problems parseSyncRules reports for `input`, or [] when it is accepted. */
-function problemsOf(input: unknown): string[] {
-  try {
-    parseSyncRules(input);
-    return [];
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-}
+import { problemsOf } from './support/rules.ts';
 
 describe('sync rules: push', () => {
   it('defaults are the values push used before it was configurable', () => {
