@@ -1,6 +1,7 @@
 import { parseLsn } from '../db/lsn.ts';
 import type { Pool } from '../db/pool.ts';
 import { SyncError } from '../errors.ts';
+import { Backoff } from '../../shared/timing.ts';
 
 /** Prefix of the logical message a checksum request writes to learn when capture has read past its start. */
 export const CHECKSUM_MESSAGE_PREFIX = 'sync.checksum';
@@ -33,9 +34,8 @@ interface Waiter {
  */
 export class CaptureWaiter {
   readonly #waiters = new Set<Waiter>();
-  readonly #minPollMs: number;
-  readonly #maxPollMs: number;
-  #pollMs: number;
+  /** The pause between two looks: doubles while the same callers keep waiting. */
+  readonly #pause: Backoff;
   #timer: NodeJS.Timeout | null = null;
   #round: Promise<void> | null = null;
   /** Rounds run and WAL marks written, for tests and operations. */
@@ -45,9 +45,11 @@ export class CaptureWaiter {
     private readonly pool: Pool,
     private readonly options: CaptureWaiterOptions,
   ) {
-    this.#minPollMs = options.minPollMs ?? 5;
-    this.#maxPollMs = options.maxPollMs ?? 200;
-    this.#pollMs = this.#minPollMs;
+    this.#pause = new Backoff({
+      baseMs: options.minPollMs ?? 5,
+      maxMs: options.maxPollMs ?? 200,
+      jitter: false,
+    });
   }
 
   /** Resolves once the log covers every change committed before this call; NOT_READY (503) after timeoutMs. */
@@ -62,7 +64,7 @@ export class CaptureWaiter {
         reject,
       });
       // A newcomer is looked at promptly: the pause grows only while the same callers keep waiting.
-      this.#pollMs = this.#minPollMs;
+      this.#pause.reset();
       this.#schedule(0);
     });
   }
@@ -79,8 +81,7 @@ export class CaptureWaiter {
         this.#round = null;
         if (this.#waiters.size === 0) return;
         const unmarked = [...this.#waiters].some((w) => w.startLsn === null);
-        this.#schedule(unmarked ? 0 : this.#pollMs);
-        this.#pollMs = Math.min(this.#maxPollMs, this.#pollMs * 2);
+        this.#schedule(unmarked ? 0 : this.#pause.next());
       });
     }, delayMs);
     this.#timer.unref();
