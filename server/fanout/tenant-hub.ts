@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { Backoff } from '../../shared/timing.ts';
 import { parseNotification, SYNC_EVENTS_CHANNEL } from '../log/notification.ts';
 import type { SyncRules } from '../config/rules.ts';
 import type { Pool } from '../db/pool.ts';
@@ -78,7 +79,8 @@ export class TenantHub implements Service {
   readonly #inFlight = new Set<Promise<void>>();
   #dirtyAll = false;
   #scheduled = false;
-  #retryDelay = 0;
+  /** The wait before a failed read round is retried (reset by a round that succeeds). */
+  readonly #retry: Backoff;
   #retryTimer: NodeJS.Timeout | null = null;
   #stopped = false;
   #running: Promise<void> | null = null;
@@ -91,6 +93,11 @@ export class TenantHub implements Service {
     options: TenantHubOptions,
   ) {
     this.#options = { ...DEFAULTS, readLimit: options.rules.push.hubReadLimit, ...options };
+    this.#retry = new Backoff({
+      baseMs: this.#options.retryMinMs,
+      maxMs: this.#options.retryMaxMs,
+      jitter: false,
+    });
     this.#listening = new Promise((resolve) => {
       this.#markListening = resolve;
     });
@@ -248,9 +255,7 @@ export class TenantHub implements Service {
     for (const channel of picked) this.#reading.add(channel.tenantId);
     const round: Promise<void> = this.#read(picked)
       .then(
-        () => {
-          this.#retryDelay = 0;
-        },
+        () => this.#retry.reset(),
         (error: unknown) => this.#failed(picked, error),
       )
       .finally(() => {
@@ -265,15 +270,12 @@ export class TenantHub implements Service {
   #failed(picked: readonly TenantChannel[], error: unknown): void {
     if (this.#stopped) return;
     for (const channel of picked) this.#dirty.add(channel.tenantId);
-    this.#retryDelay = Math.min(
-      this.#options.retryMaxMs,
-      Math.max(this.#options.retryMinMs, this.#retryDelay * 2),
-    );
-    this.log.error({ err: error, retryInMs: this.#retryDelay }, 'fan-out read failed; retrying');
+    const retryInMs = this.#retry.next();
+    this.log.error({ err: error, retryInMs }, 'fan-out read failed; retrying');
     this.#retryTimer ??= setTimeout(() => {
       this.#retryTimer = null;
       this.#schedule();
-    }, this.#retryDelay);
+    }, retryInMs);
   }
 
   async #read(channels: TenantChannel[]): Promise<void> {
