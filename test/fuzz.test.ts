@@ -14,7 +14,7 @@ import { createTenant, startFullServer, TEST_JWT_SECRET } from './support/http.t
  * never a 5xx, every error is JSON with a stable code, and nothing of a refused request is applied.
  */
 const SEED = Number(process.env.FUZZ_SEED ?? 20261202);
-const CASES = { up: 1500, down: 300, snapshot: 300, checksum: 150, resolve: 300, socket: 300 };
+const CASES = { up: 1500, down: 300, snapshot: 300, checksum: 150, history: 200, resolve: 300, socket: 300 };
 
 type Answer = { status: number; body: unknown; text: string };
 
@@ -192,7 +192,7 @@ describe('fuzzing every desk route and socket frames', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
-  it('POST /api/sync/down, /snapshot, /checksum and /resolve: no 5xx, JSON errors with a code', async () => {
+  it('POST /api/sync/down, /snapshot, /checksum, /history and /resolve: no 5xx, JSON errors with a code', async () => {
     const c = new Chooser(prng(SEED + 1));
     const first = await send('/api/sync/down', JSON.stringify({ clientId: 'fuzz', limit: 5 }));
     expect(first.status).toBe(200);
@@ -224,6 +224,16 @@ describe('fuzzing every desk route and socket frames', () => {
         '/api/sync/checksum',
         CASES.checksum,
         () => ({ clientId: 'fuzz', entityTypes: c.pick([['STUDENT'], ['GRADE', 'EXAM']]) }),
+      ],
+      [
+        '/api/sync/history',
+        CASES.history,
+        () => ({
+          entityType: 'STUDENT',
+          entityId: c.pick(existing).id,
+          limit: 1 + c.int(50),
+          ...(c.chance(0.5) ? { before: `h${c.int(1e6)}.${c.int(1e15)}` } : {}),
+        }),
       ],
     ];
     for (const [path, count, valid] of bodies) {

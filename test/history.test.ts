@@ -221,12 +221,21 @@ describe('record history', () => {
     expect(pages.map((p) => p.length)).toEqual([1, 1, 1, 1]);
     expect(pages.flat()).toEqual(four);
     expect((await history(grade, secretary, { limit: 100_000 })).entries).toEqual(four);
-    const bad = await post(
-      '/api/sync/history',
-      { entityType: 'GRADE', entityId: grade, before: 'x' },
-      secretary,
-    );
-    expect(bad.status).toBe(400);
+    // Not a position the server gave, including ones past what a bigint or a timestamp holds.
+    for (const before of [
+      'x',
+      'h9999999999999999999.1',
+      'h1.9223372036854775807',
+      'h1.9999999999999999999',
+    ]) {
+      const bad = await post(
+        '/api/sync/history',
+        { entityType: 'GRADE', entityId: grade, before },
+        secretary,
+      );
+      expect(bad.status, before).toBe(400);
+      expect((bad.body as { code: string }).code).toBe('BAD_REQUEST');
+    }
     const zero = await post(
       '/api/sync/history',
       { entityType: 'GRADE', entityId: grade, limit: 0 },

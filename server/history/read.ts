@@ -23,9 +23,14 @@ function encodeBefore(before: Before): string {
   return `h${before.version}.${before.micros}`;
 }
 
+/** The largest bigint (a server_version), and the last microsecond of year 9999 after the epoch. */
+const MAX_VERSION = 2n ** 63n - 1n;
+const MAX_MICROS = 253_402_300_799_999_999n;
+
 function decodeBefore(text: string): Before {
   const m = BEFORE.exec(text);
-  if (m === null) {
+  // Within what the query's bigint and timestamp arithmetic can hold: past it Postgres would fail the read.
+  if (m === null || BigInt(m[1]!) > MAX_VERSION || BigInt(m[2]!) > MAX_MICROS) {
     throw new SyncError('BAD_REQUEST', 'before is not a position this server gave', [
       { field: 'before', message: 'use the `before` of a previous answer' },
     ]);

@@ -57,6 +57,7 @@ export const HOSTILE_VALUES: readonly unknown[] = [
   'NaN',
   '1e308',
   '__proto__',
+  'h9999999999999999999.9999999999999999999',
   1e308,
   -1e308,
   -0,
