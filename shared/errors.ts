@@ -77,3 +77,29 @@ export const ERROR_MEANINGS: Readonly<Record<ErrorCode, ErrorMeaning>> = {
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
 }
+
+/**
+ * Codes that never reach a desk: a server process or `sync-admin` stops or restarts on them, and they reach
+ * the operator in the start-up message or in the JSON log (`err.code`). Each with what it means and what the
+ * operator does. They are not error bodies, so they have no HTTP status and a SyncError cannot carry them.
+ */
+export const OPERATOR_CODES = {
+  CONFIG_INVALID: {
+    meaning:
+      'the environment, the sync-rules file or the JWT secret is unusable; the message names every bad key',
+    operatorAction: 'fix what the message names and start again (the server exits 2, sync-admin too)',
+  },
+  CAPTURE_FENCED: {
+    meaning:
+      'capture found its stored progress moved by another writer: two captures wrote for one slot; its ' +
+      'batch was rolled back and the session restarts from the last stored LSN, so nothing is stored twice',
+    operatorAction:
+      'nothing when it is a single log line during a leader change; when it repeats, make sure only ' +
+      'school-sync servers of one version share the database and nothing else writes sync_capture_state',
+  },
+} as const satisfies Record<string, { meaning: string; operatorAction: string }>;
+export type OperatorCode = keyof typeof OPERATOR_CODES;
+
+export function isOperatorCode(value: unknown): value is OperatorCode {
+  return typeof value === 'string' && Object.hasOwn(OPERATOR_CODES, value);
+}

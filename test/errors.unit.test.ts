@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODES, ERROR_MEANINGS, isErrorCode } from '../shared/errors.ts';
+import { CaptureFencedError } from '../server/capture/writer.ts';
+import { ConfigError } from '../server/config/env.ts';
+import {
+  ERROR_CODES,
+  ERROR_MEANINGS,
+  isErrorCode,
+  isOperatorCode,
+  OPERATOR_CODES,
+} from '../shared/errors.ts';
 
 describe('the error-code registry', () => {
   it('gives every code an UPPER_SNAKE name, an HTTP error status, a meaning and a client action', () => {
@@ -15,9 +23,29 @@ describe('the error-code registry', () => {
     expect(isErrorCode('__proto__')).toBe(false);
   });
 
+  it('gives every operator code an UPPER_SNAKE name, a meaning and what the operator does, apart from the protocol codes', () => {
+    for (const [code, entry] of Object.entries(OPERATOR_CODES)) {
+      expect(code).toMatch(/^[A-Z][A-Z_]+$/);
+      expect(isOperatorCode(code)).toBe(true);
+      expect(isErrorCode(code), code).toBe(false);
+      expect(entry.meaning.length).toBeGreaterThan(10);
+      expect(entry.operatorAction.length).toBeGreaterThan(10);
+    }
+    expect(isOperatorCode('toString')).toBe(false);
+  });
+
+  it('holds the code of every error a process stops or restarts on', () => {
+    const thrown = [
+      new ConfigError('environment', ['PORT: too big']),
+      new CaptureFencedError('sync_slot', { lsn: '0/16B3748', partialLsn: null, partialChanges: 0 }),
+    ];
+    for (const error of thrown) expect(isOperatorCode(error.code), error.code).toBe(true);
+  });
+
   it('is documented: README names every code', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    const missing = Object.keys(ERROR_CODES).filter((code) => !readme.includes(`\`${code}\``));
+    const codes = [...Object.keys(ERROR_CODES), ...Object.keys(OPERATOR_CODES)];
+    const missing = codes.filter((code) => !readme.includes(`\`${code}\``));
     expect(missing).toEqual([]);
   });
 });

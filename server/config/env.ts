@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { OperatorCode } from '../../shared/errors.ts';
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -25,8 +26,9 @@ export interface Env {
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
 
+/** Start-up cannot go on: every bad key is named in `problems` (code in shared/errors.ts OPERATOR_CODES). */
 export class ConfigError extends Error {
-  readonly code = 'CONFIG_INVALID';
+  readonly code = 'CONFIG_INVALID' satisfies OperatorCode;
   constructor(
     readonly source: string,
     readonly problems: string[],
