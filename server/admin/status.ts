@@ -1,6 +1,6 @@
 import { sleep } from '../../shared/timing.ts';
 import { parseArgs } from 'node:util';
-import { EventsRate } from '../ops/rate.ts';
+import { PROGRESS_RATE, RateMeter } from '../capture/rate.ts';
 import {
   readEventsStored,
   readReplicationStatus,
@@ -10,9 +10,6 @@ import type { ReplicationStatus } from '../ops/status-schema.ts';
 import { formatBytes } from '../ops/thresholds.ts';
 import { parsing, type Command } from './command.ts';
 import { formatJson, formatTable, type Column } from './output.ts';
-
-/** Two readings of capture's counter this far apart give events/s. */
-const RATE_SPAN_MS = 1_000;
 
 type Table = ReplicationStatus['publication']['tables'][number];
 type Tenant = ReplicationStatus['log']['tenants'][number];
@@ -50,10 +47,10 @@ export const status: Command = {
     );
     const options = statusOptionsFromRules(ctx.rules());
     const report = await ctx.withDatabase(async (pool) => {
-      const rate = new EventsRate();
+      const rate = new RateMeter(PROGRESS_RATE);
       const first = Date.now();
-      rate.record(await readEventsStored(pool, options.slotName), first);
-      await sleep(Math.max(0, first + RATE_SPAN_MS - Date.now()));
+      rate.reading(await readEventsStored(pool, options.slotName), first);
+      await sleep(Math.max(0, first + PROGRESS_RATE.minSpanMs - Date.now()));
       return readReplicationStatus(pool, { ...options, rate });
     });
     ctx.io.out(values.json === true ? formatJson(report) : formatStatus(report));

@@ -3,7 +3,7 @@ import { CAPTURE_LOCK_CLASS } from '../capture/leader.ts';
 import type { SyncRules } from '../config/rules.ts';
 import type { Pool } from '../db/pool.ts';
 import { encodeCursor } from '../log/cursor.ts';
-import type { EventsRate } from './rate.ts';
+import type { RateMeter } from '../capture/rate.ts';
 import type { PublishedTable, ReplicationStatus } from './status-schema.ts';
 import { statusWarnings } from './status-warnings.ts';
 import { walThresholds, type WalThresholds } from './thresholds.ts';
@@ -26,7 +26,7 @@ export interface ReplicationStatusOptions extends Partial<WalThresholds> {
   /** Only this tenant in `log.tenants` (an HTTP caller sees its own tenant only); unset: every tenant. */
   tenantId?: string;
   /** Kept across readings (a route, a CLI sampling twice): gives events/s from events_stored. */
-  rate?: EventsRate;
+  rate?: RateMeter;
   /** This process's capture: when it leads, its own events/s is used. */
   liveCapture?: LiveCaptureStatus | null;
 }
@@ -64,7 +64,7 @@ export async function readReplicationStatus(
     readLog(pool, options.tenantId),
   ]);
   const live = options.liveCapture;
-  const sampled = options.rate?.record(capture.eventsStored) ?? null;
+  const sampled = options.rate?.reading(capture.eventsStored) ?? null;
   const eventsPerSecond = live?.leader === true ? live.eventsPerSecond : sampled;
   const status: ReplicationStatus = {
     checkedAt: new Date().toISOString(),
@@ -302,7 +302,7 @@ function one<T>(rows: T[], what: string): T {
   return must(rows[0], () => `${what} query returned no row`);
 }
 
-/** sync_capture_state.events_stored of the slot (0 without a row): one reading for an EventsRate. */
+/** sync_capture_state.events_stored of the slot (0 without a row): one reading for a RateMeter. */
 export async function readEventsStored(pool: Pool, slotName: string): Promise<number> {
   const result = await pool.query<{ events: number }>(
     'SELECT events_stored AS events FROM sync_capture_state WHERE slot_name = $1',

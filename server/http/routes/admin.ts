@@ -1,10 +1,10 @@
-import { EventsRate } from '../../ops/rate.ts';
 import {
   readReplicationStatus,
   statusOptionsFromRules,
   type LiveCaptureStatus,
 } from '../../ops/replication-status.ts';
 import type { WalThresholds } from '../../ops/thresholds.ts';
+import { PROGRESS_RATE, RateMeter } from '../../capture/rate.ts';
 import type { ApiRoutes } from '../app.ts';
 import { authOf, requireRole } from '../auth.ts';
 
@@ -21,7 +21,7 @@ export interface AdminRouteOptions extends Partial<WalThresholds> {
 export function adminRoutes(options: AdminRouteOptions = {}): ApiRoutes {
   return (api, deps) => {
     // Kept across requests: two readings of capture's counter give events/s on any node.
-    const rate = new EventsRate();
+    const rate = new RateMeter(PROGRESS_RATE);
     api.get('/admin/replication', { preHandler: requireRole('dba', 'admin') }, async (request) => {
       return readReplicationStatus(deps.pool, {
         ...statusOptionsFromRules(deps.rules),
