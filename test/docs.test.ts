@@ -3,8 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSyncRules } from '../server/config/rules.ts';
 import { buildApp } from '../server/http/app.ts';
 import type { OpenApiDocument } from '../server/docs/openapi.ts';
-import { createTestDatabase, silentLog, type TestDatabase } from './support/db.ts';
-import { TEST_JWT_SECRET } from './support/http.ts';
+import { roleSchema, type Role } from '../shared/protocol.ts';
+import { createTestDatabase, silentLog, waitFor, type TestDatabase } from './support/db.ts';
+import { createTenant, TEST_JWT_SECRET } from './support/http.ts';
+import { TestDesk } from './support/ws-desk.ts';
+import { appendEvents } from './support/ws-log.ts';
 import { startPushServer, toleratePoolEndRace, type PushServer } from './support/ws-server.ts';
 
 /**
@@ -87,7 +90,7 @@ describe('GET /docs/json and GET /docs', () => {
     expect(documentedRoutes(document)).toEqual(served);
   });
 
-  it('a route registered without a description is missing from the document, so O1 catches it', async () => {
+  it('a route registered without a description is missing from the document, so the route-list test catches it', async () => {
     const app = await buildApp(
       silentLog,
       { pool: db.pool, rules: parseSyncRules({}), jwtSecret: TEST_JWT_SECRET },
@@ -103,6 +106,48 @@ describe('GET /docs/json and GET /docs', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('every /api route documents exactly the roles it lets through: any other role gets 403 FORBIDDEN', async () => {
+    const tenant = await createTenant(db.pool);
+    // One change in the log, so that a socket the server accepts answers its hello with a backlog.
+    await appendEvents(db.pool, [{ tenantId: tenant, count: 1 }]);
+    const forbidden = async (method: string, path: string, role: Role): Promise<boolean> => {
+      const token = await server.token(tenant, { role });
+      if (path === '/api/sync/ws') {
+        const desk = TestDesk.open(server.wsUrl, { token });
+        const first = await waitFor(() => desk.messages[0], {
+          message: `the socket's first message as ${role}`,
+        });
+        await desk.close();
+        return first.type === 'error' && first.code === 'FORBIDDEN';
+      }
+      const url = `${server.url}${path.replace(/\{\w+\}/g, '00000000-0000-4000-8000-000000000000')}`;
+      const response = await fetch(url, {
+        method: method.toUpperCase(),
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        ...(method === 'get' ? {} : { body: '{}' }),
+      });
+      const body = (await response.json()) as { code?: string };
+      return response.status === 403 && body.code === 'FORBIDDEN';
+    };
+    const checked: string[] = [];
+    for (const [path, methods] of Object.entries(document.paths)) {
+      if (!path.startsWith('/api/')) continue;
+      for (const [method, op] of Object.entries(methods)) {
+        const where = `${method.toUpperCase()} ${path}`;
+        const roles = op['x-roles'] as Role[] | undefined;
+        expect(roles, where).toBeDefined();
+        expect(op.description, where).toContain(`Roles: ${roles?.join(', ')}.`);
+        for (const role of roleSchema.options) {
+          expect(await forbidden(method, path, role), `${where} as ${role}`).toBe(!roles?.includes(role));
+        }
+        checked.push(where);
+      }
+    }
+    expect(checked).toEqual(
+      expect.arrayContaining(['POST /api/sync/up', 'GET /api/sync/ws', 'GET /api/admin/desks']),
+    );
   });
 
   it('the document is OpenAPI 3.1 whose every $ref, security scheme and path parameter resolves', () => {

@@ -1,4 +1,5 @@
 import { ERROR_CODES, type ErrorCode } from '../../shared/errors.ts';
+import type { Role } from '../../shared/protocol.ts';
 import { ROUTE_DOCS, type Answer, type RouteDoc } from './routes.ts';
 import { componentRef, componentSchemas, type JsonSchema } from './schemas.ts';
 
@@ -6,6 +7,8 @@ import { componentRef, componentSchemas, type JsonSchema } from './schemas.ts';
 export interface RegisteredRoute {
   method: string;
   url: string;
+  /** The roles its requireRole hook lets through. */
+  roles?: readonly Role[];
 }
 
 export interface OpenApiParameter {
@@ -79,7 +82,7 @@ export function buildOpenApiDocument(
       continue;
     }
     const path = openApiPath(doc.path);
-    paths[path] = { ...paths[path], [doc.method.toLowerCase()]: operation(doc) };
+    paths[path] = { ...paths[path], [doc.method.toLowerCase()]: operation(doc, route.roles ?? doc.roles) };
   }
   const document: OpenApiDocument = {
     openapi: '3.1.0',
@@ -114,17 +117,16 @@ export function buildOpenApiDocument(
   return { document, undocumented };
 }
 
-function operation(doc: RouteDoc): OpenApiOperation {
+function operation(doc: RouteDoc, roles: readonly Role[] | undefined): OpenApiOperation {
   const op: OpenApiOperation = {
     operationId: doc.operationId,
     summary: doc.summary,
-    description:
-      doc.roles === undefined ? doc.description : `${doc.description}\n\nRoles: ${doc.roles.join(', ')}.`,
+    description: roles === undefined ? doc.description : `${doc.description}\n\nRoles: ${roles.join(', ')}.`,
     tags: [doc.tag],
     security: doc.auth === 'none' ? [] : [{ [BEARER]: [] }],
     responses: {},
   };
-  if (doc.roles !== undefined) op['x-roles'] = [...doc.roles];
+  if (roles !== undefined) op['x-roles'] = [...roles];
   const parameters = (doc.params ?? []).map((param): OpenApiParameter => ({
     name: param.name,
     in: 'path',

@@ -1,5 +1,6 @@
 import { WS_CLOSE, type Role } from '../../shared/protocol.ts';
 import type { ErrorCode } from '../../shared/errors.ts';
+import { SOCKET_ROLES } from '../socket/handshake.ts';
 import type { ComponentName } from './schemas.ts';
 
 export interface Answer {
@@ -19,6 +20,10 @@ export interface RouteDoc {
   description: string;
   /** 'bearer': the /api authentication hook; 'socket': the token is checked after the upgrade; 'none'. */
   auth: 'bearer' | 'socket' | 'none';
+  /**
+   * Only for a route whose roles are not checked by a requireRole hook (the socket checks them after the
+   * upgrade); the others' roles are read from their hook when the app registers them.
+   */
   roles?: readonly Role[];
   params?: readonly { name: string; description: string }[];
   request?: ComponentName;
@@ -51,7 +56,6 @@ const JSON_BODY: readonly ErrorCode[] = [
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
 ];
-const SYNC_ROLES: readonly Role[] = ['desk', 'admin'];
 
 /**
  * Every route the server may register, described once. The document lists those the app actually
@@ -70,7 +74,6 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
       'applied. An outbox event id sent again gets the same answer and is applied once. Writes one ' +
       'sync_log row (direction UP).',
     auth: 'bearer',
-    roles: SYNC_ROLES,
     request: 'SyncUpRequest',
     success: { status: 200, description: 'Every event with its outcome.', schema: 'SyncUpResponse' },
     errors: [...JSON_BODY, 'TOO_MANY_EVENTS', ...AUTHENTICATED, 'NOT_READY'],
@@ -86,7 +89,6 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
       'cursor while `hasMore`. 410 RESYNC_REQUIRED when the cursor is older than the log retains or the ' +
       'log was rebuilt: bootstrap from the snapshot. Writes one sync_log row (direction DOWN).',
     auth: 'bearer',
-    roles: SYNC_ROLES,
     request: 'SyncDownRequest',
     success: { status: 200, description: 'A page of changes in cursor order.', schema: 'SyncDownResponse' },
     errors: [
@@ -108,7 +110,6 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
       'The first page fixes the cursor, repeated on every page; continue with /api/sync/down (or the ' +
       'socket) from it after the last page. Writes one sync_log row (direction SNAPSHOT).',
     auth: 'bearer',
-    roles: SYNC_ROLES,
     request: 'SnapshotRequest',
     success: {
       status: 200,
@@ -135,7 +136,6 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
       'A desk that applied everything up to it computes the same figures, or must resync that type. ' +
       '503 NOT_READY when capture does not catch up in time.',
     auth: 'bearer',
-    roles: SYNC_ROLES,
     request: 'ChecksumRequest',
     success: { status: 200, description: 'Checksums per entity type.', schema: 'ChecksumResponse' },
     errors: [...JSON_BODY, 'UNKNOWN_ENTITY_TYPE', ...AUTHENTICATED, 'NOT_READY'],
@@ -151,7 +151,6 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
       '(re-creating a deleted entity); if the row moved again it is a new conflict. The answer has the ' +
       "shape of /api/sync/up's with exactly one entry.",
     auth: 'bearer',
-    roles: SYNC_ROLES,
     params: [{ name: 'outboxEventId', description: 'The outbox event that met the conflict (UUID).' }],
     request: 'ResolveConflictRequest',
     success: { status: 200, description: 'The one outcome.', schema: 'SyncUpResponse' },
@@ -170,7 +169,6 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
       '(hidden fields never appear) and the conflict decision that wrote it. Kept retention.historyDays ' +
       "whatever the change log keeps. Another tenant's record is 404 UNKNOWN_ENTITY, like a missing one.",
     auth: 'bearer',
-    roles: SYNC_ROLES,
     request: 'HistoryRequest',
     success: { status: 200, description: "The record's history, newest first.", schema: 'HistoryResponse' },
     errors: [...JSON_BODY, 'UNKNOWN_ENTITY_TYPE', 'UNKNOWN_ENTITY', ...AUTHENTICATED, 'NOT_READY'],
@@ -188,7 +186,7 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
       'cursor, then live), `resync` (then closes 4410: use the snapshot) or `error` (WsServerMessage). ' +
       'Heartbeat: ping frames; a peer silent for 3 intervals is dropped. A plain GET without upgrade is 400.',
     auth: 'socket',
-    roles: SYNC_ROLES,
+    roles: SOCKET_ROLES,
     success: { status: 101, description: 'Switching Protocols: the socket is open.' },
     errors: ['BAD_REQUEST'],
     extensions: {
@@ -214,7 +212,6 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
     description:
       "The facts of `sync-admin status --json`. The log's per-tenant part holds the caller's tenant only.",
     auth: 'bearer',
-    roles: ['dba', 'admin'],
     success: { status: 200, description: 'One reading of the database.', schema: 'ReplicationStatus' },
     errors: [...AUTHENTICATED, 'NOT_READY'],
   },
@@ -228,7 +225,6 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
       'What `sync-admin desk list --tenant` prints: each registered desk token (who signed it, when, whether ' +
       'it is revoked) and its latest /up, /down or /snapshot call. Revoke one with `sync-admin desk revoke ID`.',
     auth: 'bearer',
-    roles: ['admin'],
     success: { status: 200, description: 'Oldest first.', schema: 'DeskList' },
     errors: AUTHENTICATED,
   },

@@ -37,12 +37,28 @@ export function authOf(request: FastifyRequest): Auth {
   return must(request.auth, () => `route ${request.routeOptions.url ?? '?'} is not behind authentication`);
 }
 
+type RoleCheck = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+/** Each requireRole hook and the roles it lets through, so that the API document says what it checks. */
+const ROLE_CHECKS = new WeakMap<RoleCheck, readonly Role[]>();
+
 /** A preHandler hook: 403 FORBIDDEN unless the caller has one of `roles`. */
-export function requireRole(...roles: Role[]) {
-  return async (request: FastifyRequest, _reply: FastifyReply): Promise<void> => {
+export function requireRole(...roles: Role[]): RoleCheck {
+  const check: RoleCheck = async (request, _reply): Promise<void> => {
     const { role } = authOf(request);
     if (!roles.includes(role)) {
       throw new SyncError('FORBIDDEN', `role ${role} may not call this route`, { allowedRoles: roles });
     }
   };
+  ROLE_CHECKS.set(check, roles);
+  return check;
+}
+
+/** The roles a route's requireRole lets through (its `preHandler` option); undefined without one. */
+export function checkedRoles(preHandler: unknown): readonly Role[] | undefined {
+  for (const hook of [preHandler].flat()) {
+    const roles = typeof hook === 'function' ? ROLE_CHECKS.get(hook as RoleCheck) : undefined;
+    if (roles !== undefined) return roles;
+  }
+  return undefined;
 }

@@ -8,7 +8,7 @@ import { servedTypesFilter } from '../config/served-types.ts';
 import { decodeCursor, type CursorPosition } from '../log/cursor.ts';
 
 /** Roles that may hold the socket: the same as POST /api/sync/down. */
-const SOCKET_ROLES: readonly Role[] = ['desk', 'admin'];
+export const SOCKET_ROLES: readonly Role[] = ['desk', 'admin'];
 
 /** A verified caller and when its token stops being valid (ms since the epoch). */
 export interface SocketAuth extends Auth {

@@ -3,6 +3,7 @@ import packageJson from '../../../package.json' with { type: 'json' };
 import { buildOpenApiDocument, type RegisteredRoute } from '../../docs/openapi.ts';
 import { renderDocsPage } from '../../docs/page.ts';
 import { SyncError } from '../../errors.ts';
+import { checkedRoles } from '../auth.ts';
 
 interface BuiltDocs {
   json: string;
@@ -12,13 +13,16 @@ interface BuiltDocs {
 /**
  * GET /docs/json (the OpenAPI 3.1 document) and GET /docs (its page), without a token. Must be called
  * before any other route is added: it records every route the app registers, and once the app is ready
- * builds the document of those routes, once. A registered route the catalogue (server/docs/routes.ts)
+ * builds the document of those routes, once, with the roles each route's requireRole checks. A registered route the catalogue (server/docs/routes.ts)
  * does not describe is logged as a warning and left out.
  */
 export function registerDocsRoutes(app: FastifyInstance): void {
   const registered: RegisteredRoute[] = [];
   app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) registered.push({ method, url: route.url });
+    const roles = checkedRoles(route.preHandler);
+    for (const method of [route.method].flat()) {
+      registered.push({ method, url: route.url, ...(roles === undefined ? {} : { roles }) });
+    }
   });
 
   let built: BuiltDocs | null = null;
