@@ -85,7 +85,11 @@ describe('/api/sync/ws delivery', () => {
       });
       await new Promise((r) => setTimeout(r, 30));
     }
-    await new Promise((r) => setTimeout(r, 300));
+    // The writer goes on until every desk, the one that joined at the end of the backlog included, is
+    // receiving: live changes then arrive while backlogs are still being sent.
+    await waitFor(() => joined.every(({ desk }) => desk.changes.length > 0), {
+      message: 'every desk receiving while the writer writes',
+    });
     writing = false;
     await writer;
     const log = await tenantLog(db.pool, tenant);
