@@ -136,7 +136,7 @@ describe('desk UI in French and in English', () => {
     const { page } = ui;
     expect(await page.getAttribute('html', 'lang')).toBe('fr-SN');
     expect(await page.title()).toBe("Poste de l'école");
-    // First: once the desk compares checksums with the server it drops the refused grade (no server row).
+    // The refused grade's reason shows in its row, whether or not the checksum resync has dropped it yet.
     await open('exams');
     await expect
       .poll(() => page.textContent('[data-test=grade-row] [data-error-for=score]'))

@@ -24,6 +24,26 @@ function reasonText(refusal: Refusal): string {
 }
 
 /**
+ * The refusal a row shows: of the stored grade's score; or, where the desk holds no grade (a refused new grade
+ * is dropped once the desk compares checksums with the server), of a new grade for this student in this exam,
+ * so the secretary still sees what she typed and why it was refused until she corrects or dismisses it.
+ */
+function refusedScore(
+  refusals: Refusal[],
+  exam: EntityRecord,
+  student: EntityRecord,
+  grade: EntityRecord | undefined,
+): Refusal | undefined {
+  return refusals
+    .filter((r) =>
+      grade === undefined
+        ? r.operation === 'CREATE' && r.payload.examId === exam.id && r.payload.studentId === student.id
+        : r.entityId === grade.id && r.payload.score === grade.score,
+    )
+    .at(-1);
+}
+
+/**
  * The grades of one exam: one row per student of the exam's class, each with a score to enter or change and
  * its own Save. A score the server refused shows its reason in the row.
  */
@@ -87,11 +107,13 @@ export class GradesPanel {
       const grade = gradeOf.get(student.id);
       const stored = grade === undefined ? '' : `${grade.id}:${String(grade.score)}`;
       if ((this.basis.get(student.id) ?? stored) !== stored) this.forget(student.id);
+      const refused = refusedScore(refusals, exam, student, grade);
+      const shown = grade?.score ?? refused?.payload.score;
       const input = h('input', {
         name: 'score',
         inputmode: 'decimal',
         'data-test': 'score-input',
-        value: this.typed.get(student.id) ?? (grade === undefined ? '' : String(grade.score)),
+        value: this.typed.get(student.id) ?? (typeof shown === 'number' ? String(shown) : ''),
       });
       input.addEventListener('input', () => {
         this.typed.set(student.id, input.value);
@@ -126,9 +148,6 @@ export class GradesPanel {
               ),
         ),
       );
-      const refused = refusals
-        .filter((r) => r.entityId === grade?.id && r.payload.score === grade.score)
-        .at(-1);
       const problems = this.problems.get(student.id);
       if (problems !== undefined) showIssues(tr, problems);
       else if (refused !== undefined) showIssues(tr, [{ field: 'score', message: reasonText(refused) }]);
