@@ -138,7 +138,7 @@ describe('DeskSync against the real server', () => {
     await db.pool.query(`UPDATE students SET last_name = 'Pruned' WHERE tenant_id = $1`, [tenant]);
     await db.pool.query(`DELETE FROM students WHERE tenant_id = $1 AND first_name = 'Off0'`, [tenant]);
     await server.captured();
-    const pruned = await pruneEvents(db.pool, 0);
+    const pruned = await pruneEvents(db.pool, 0, { historyDays: 0 });
     expect(pruned.deleted).toBeGreaterThan(0);
     const seen: string[] = [];
     b.start().onStatus((s) => seen.push(s.activity));

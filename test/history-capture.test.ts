@@ -11,7 +11,7 @@ const ORIGIN_EVERY = 1_000;
 
 async function count(
   db: TestDatabase,
-  table: 'sync_events' | 'sync_history',
+  table: 'sync_events' | 'sync_record_history',
   tenant: string,
 ): Promise<number> {
   const result = await db.pool.query<{ n: number }>(
@@ -22,8 +22,8 @@ async function count(
 }
 
 /**
- * History is written by capture in the transaction that stores the events, so a crash can neither lose an
- * entry nor write one twice, also for a transaction stored in pieces (its stored changes are skipped on
+ * History is written by capture in the rows that store the events (010_history_in_events.sql), so a crash
+ * can neither lose an entry nor write one twice, also for a transaction stored in pieces (its stored changes are skipped on
  * restart, their history with them).
  */
 describe('record history across a capture crash', () => {
@@ -68,13 +68,13 @@ describe('record history across a capture crash', () => {
       );
     });
     await db.pool.query(`UPDATE teachers SET last_name = 'Renamed' WHERE tenant_id = $1`, [tenant]);
-    await waitFor(async () => ((await count(db, 'sync_history', tenant)) >= 2_000 ? true : null), {
+    await waitFor(async () => ((await count(db, 'sync_record_history', tenant)) >= 2_000 ? true : null), {
       timeoutMs: 30_000,
       intervalMs: 5,
       message: 'part of the big transaction is stored',
     });
     await first.kill9();
-    const atKill = await count(db, 'sync_history', tenant);
+    const atKill = await count(db, 'sync_record_history', tenant);
     expect(atKill, 'the kill lands mid-stream').toBeLessThan(2 * ROWS);
     expect(atKill).toBe(await count(db, 'sync_events', tenant));
 
@@ -84,16 +84,16 @@ describe('record history across a capture crash', () => {
     await waitFor(() => second.lastStatus?.queuedRows === 0 || null);
 
     const perChange = await db.pool.query<{ entity_id: string; operation: string; n: number }>(
-      `SELECT entity_id, operation, count(*)::int AS n FROM sync_history WHERE tenant_id = $1
+      `SELECT entity_id, operation, count(*)::int AS n FROM sync_record_history WHERE tenant_id = $1
         GROUP BY entity_id, operation HAVING count(*) <> 1`,
       [tenant],
     );
     expect(perChange.rows, 'no change has two entries').toEqual([]);
-    expect(await count(db, 'sync_history', tenant)).toBe(2 * ROWS);
+    expect(await count(db, 'sync_record_history', tenant)).toBe(2 * ROWS);
     // Each entry at its event's version, with the event's origin.
     const mismatched = await db.pool.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM sync_events e
-         LEFT JOIN sync_history h ON h.tenant_id = e.tenant_id AND h.entity_id = e.entity_id
+         LEFT JOIN sync_record_history h ON h.tenant_id = e.tenant_id AND h.entity_id = e.entity_id
                                  AND h.server_version = e.server_version
         WHERE e.tenant_id = $1 AND (h.entity_id IS NULL OR h.operation <> e.operation
               OR h.origin_outbox_event_id IS DISTINCT FROM e.origin_outbox_event_id)`,
@@ -105,14 +105,14 @@ describe('record history across a capture crash', () => {
       origin_outbox_event_id: string;
       origin_user_id: string;
     }>(
-      `SELECT entity_id, origin_outbox_event_id, origin_user_id FROM sync_history
+      `SELECT entity_id, origin_outbox_event_id, origin_user_id FROM sync_record_history
         WHERE tenant_id = $1 AND origin_outbox_event_id IS NOT NULL`,
       [tenant],
     );
     expect(new Map(stamped.rows.map((r) => [r.entity_id, r.origin_outbox_event_id]))).toEqual(origins);
     expect(new Set(stamped.rows.map((r) => r.origin_user_id))).toEqual(new Set(['m.diallo']));
     const renamed = await db.pool.query<{ changes: unknown }>(
-      `SELECT changes FROM sync_history WHERE tenant_id = $1 AND entity_id = $2 AND operation = 'UPDATE'`,
+      `SELECT changes FROM sync_record_history WHERE tenant_id = $1 AND entity_id = $2 AND operation = 'UPDATE'`,
       [tenant, ids[0]],
     );
     expect(renamed.rows[0]!.changes).toEqual({ lastName: { from: 'Bulk', to: 'Renamed' } });

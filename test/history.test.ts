@@ -286,6 +286,8 @@ describe('record history', () => {
     const create = gradeEvent({}, 15);
     await up(secretary, 'Secretariat-2', [create]);
     await entriesOf(create.entityId, 1);
+    // Gone from both places history is kept: the change log's rows and sync_history.
+    await db.pool.query('UPDATE sync_events SET changes = NULL WHERE entity_id = $1', [create.entityId]);
     await db.pool.query('DELETE FROM sync_history WHERE entity_id = $1', [create.entityId]);
     expect(await history(create.entityId)).toEqual({ entries: [] });
   });
@@ -297,7 +299,9 @@ describe('record history', () => {
       [tenant, teacherId],
     );
     await waitFor(async () => {
-      const found = await db.pool.query('SELECT 1 FROM sync_history WHERE entity_id = $1', [teacherId]);
+      const found = await db.pool.query('SELECT 1 FROM sync_record_history WHERE entity_id = $1', [
+        teacherId,
+      ]);
       return found.rowCount === 1;
     });
     const read = (hidden: string[]) =>
@@ -313,6 +317,7 @@ describe('record history', () => {
     const pruned = await admin(['prune', '--older-than', '0d']);
     expect(pruned.code, pruned.stderr).toBe(0);
     expect(pruned.stdout).toMatch(/sync_history: deleted 0 entries before/);
+    expect(pruned.stdout).toMatch(/their [1-9]\d* history entries kept in sync_history/);
     const left = await db.pool.query('SELECT count(*)::int AS n FROM sync_events WHERE entity_id = $1', [
       grade,
     ]);

@@ -53,11 +53,37 @@ describe('retention', () => {
     const oldIds = await insertEvents(db.pool, { tenantId: a, count, modifiedAt: old });
     const newIds = await insertEvents(db.pool, { tenantId: a, count: 5 });
 
-    const result = await pruneEvents(db.pool, 7 * DAY_MS);
+    const result = await pruneEvents(db.pool, 7 * DAY_MS, { historyDays: 0 });
     expect(result.deleted).toBe(count);
     expect(result.tenants).toEqual([{ tenantId: a, deleted: count, floorId: oldIds.at(-1) }]);
     expect(await eventIds(a)).toEqual(newIds);
     expect(await floorOf(a)).toBe(oldIds.at(-1));
+  });
+
+  it('pruneEvents keeps the history of the changes it deletes in sync_history, except what is past historyDays', async () => {
+    const d = await createTenant(db.pool, 'History school');
+    await insertEvents(db.pool, { tenantId: d, count: 3, modifiedAt: new Date(Date.now() - 10 * DAY_MS) });
+    await insertEvents(db.pool, { tenantId: d, count: 2, modifiedAt: new Date(Date.now() - 50 * DAY_MS) });
+    // As capture stores them with history on: a CREATE's changes are read from its payload.
+    await db.pool.query(`UPDATE sync_events SET changes = '{}' WHERE tenant_id = $1`, [d]);
+    const entries = async () =>
+      (
+        await db.pool.query<{ committed_at: Date; changes: unknown }>(
+          `SELECT entity_id, server_version::int, operation, committed_at, changes
+             FROM sync_record_history WHERE tenant_id = $1 ORDER BY server_version`,
+          [d],
+        )
+      ).rows;
+    const before = await entries();
+    expect(before).toHaveLength(5);
+    expect(before[0]?.changes).toEqual({ firstName: 'Awa', lastName: 'Diallo', n: 1 });
+
+    const result = await pruneEvents(db.pool, 7 * DAY_MS, { historyDays: 30 });
+    expect(result).toMatchObject({ deleted: 5, archived: 3 });
+    expect(await eventIds(d)).toEqual([]);
+    const recent = before.filter((e) => e.committed_at.getTime() > Date.now() - 30 * DAY_MS);
+    expect(recent).toHaveLength(3);
+    expect(await entries()).toEqual(recent);
   });
 
   it('after a prune, /down answers 410 for a cursor below the floor and for a null cursor, and serves one at the floor', async () => {
@@ -70,7 +96,7 @@ describe('retention', () => {
       modifiedAt: new Date(Date.now() - 3 * DAY_MS),
     });
     await insertEvents(db.pool, { tenantId: b, count: 2 });
-    await pruneEvents(db.pool, DAY_MS);
+    await pruneEvents(db.pool, DAY_MS, { historyDays: 0 });
     const cursor = (eventId: number) => encodeCursor({ epoch: 0, eventId });
     expect(await down(b, cursor(oldIds[1]!))).toEqual({ status: 410, code: 'RESYNC_REQUIRED' });
     expect(await down(b, null)).toEqual({ status: 410, code: 'RESYNC_REQUIRED' });

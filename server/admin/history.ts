@@ -52,7 +52,7 @@ const COLUMNS: Column<HistoryEntry>[] = [
 /** The tenants holding a record of that id: from its history, else its current row. */
 async function tenantsOf(pool: Pool, type: EntityType, id: string): Promise<string[]> {
   const found = await pool.query<{ tenant_id: string }>(
-    `SELECT DISTINCT tenant_id::text FROM sync_history WHERE entity_id = $1 AND entity_type = $2`,
+    `SELECT DISTINCT tenant_id::text FROM sync_record_history WHERE entity_id = $1 AND entity_type = $2`,
     [id, type],
   );
   return found.rows.map((r) => r.tenant_id);

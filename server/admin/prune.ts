@@ -36,7 +36,7 @@ export const prune: Command = {
     }
     const rules = ctx.rules();
     const result = await ctx.withDatabase(async (pool) => ({
-      events: await pruneEvents(pool, seconds * 1000),
+      events: await pruneEvents(pool, seconds * 1000, rules.retention),
       ...(await pruneLogs(pool, rules)),
     }));
     if (values.json === true) {
@@ -47,7 +47,8 @@ export const prune: Command = {
     ctx.io.out(
       [
         `sync_events: deleted ${events.deleted} changes committed before ${events.cutoff} ` +
-          `(${events.tenants.length} tenants: cursors below their new floor get 410)`,
+          `(${events.tenants.length} tenants: cursors below their new floor get 410); ` +
+          `their ${events.archived} history entries kept in sync_history`,
         `sync_log: ${syncLog.cutoff === null ? 'kept (retention 0 days)' : `deleted ${syncLog.deleted} rows before ${syncLog.cutoff}`}`,
         `sync_audit: ${audit.cutoff === null ? 'kept (retention 0 days)' : `deleted ${audit.deleted} rows before ${audit.cutoff}`}`,
         `sync_upload_results: ${uploadResults.cutoff === null ? 'kept (retention 0 days)' : `deleted ${uploadResults.deleted} stored answers before ${uploadResults.cutoff}`}`,

@@ -19,8 +19,8 @@ export interface ChangeRow {
   /**
    * History: JSON text of the fields that differ from the old row, hidden and bookkeeping fields left out
    * (null when history is off): for an UPDATE `{ field: { from, to } }` (`to` alone when the old row is
-   * unknown: REPLICA IDENTITY not FULL); for a CREATE or DELETE `{ field: value }`, every field of the row
-   * it creates or removes (see 009_history.sql).
+   * unknown: REPLICA IDENTITY not FULL); for a DELETE `{ field: value }`, every field of the row it
+   * removes; for a CREATE `{}`, read as every tracked field of its payload (see 010_history_in_events.sql).
    */
   changes: string | null;
 }
@@ -129,6 +129,8 @@ function buildPlan(
 
 /** The old row of a CREATE: every field is new. */
 const EMPTY: Tuple = {};
+/** A CREATE's stored changes: its payload says them (010_history_in_events.sql). */
+const CREATED = '{}';
 /** The old row of an UPDATE without REPLICA IDENTITY FULL. */
 const UNKNOWN: Tuple = {};
 
@@ -156,7 +158,7 @@ function row(plan: RelationPlan, operation: Operation, tuple: Tuple, before: Tup
     operation,
     payload: `{${parts.join(',')}}`,
     serverVersion: tuple.server_version ?? null,
-    changes: before === null ? null : diff(plan, before, tuple),
+    changes: before === null ? null : before === EMPTY ? CREATED : diff(plan, before, tuple),
   };
 }
 
@@ -167,15 +169,12 @@ function row(plan: RelationPlan, operation: Operation, tuple: Tuple, before: Tup
 function diff(plan: RelationPlan, before: Tuple, after: Tuple): string {
   const parts: string[] = [];
   const known = before !== UNKNOWN;
-  const created = before === EMPTY;
   for (const field of plan.fields) {
     if (!field.tracked) continue;
     const to = after[field.column];
     if (to === undefined) continue; // an unchanged TOASTed value
     const from = before[field.column];
-    if (created) {
-      parts.push(field.key + fragment(field, to));
-    } else if (!known || from === undefined) {
+    if (!known || from === undefined) {
       parts.push(`${field.key}{"to":${fragment(field, to)}}`);
     } else if (from !== to) {
       parts.push(`${field.key}{"from":${fragment(field, from)},"to":${fragment(field, to)}}`);

@@ -56,9 +56,7 @@ class Columns {
   readonly serverVersion: (string | null)[] = [];
   /** 1-based index into the per-transaction arrays below. */
   readonly txn: number[] = [];
-  readonly originClientId: (string | null)[] = [];
-  readonly originOutboxEventId: (string | null)[] = [];
-  /** The upload each row came from (history's user, edit time and decision); null: another writer. */
+  /** The upload each row came from (its desk, and history's user, edit time and decision); null: another writer. */
   readonly origin: (ChangeOrigin | null)[] = [];
   /** History's field changes; null for every row when history is off. */
   readonly changes: (string | null)[] = [];
@@ -84,8 +82,6 @@ class Columns {
     this.operation.push(row.operation);
     this.serverVersion.push(row.serverVersion);
     this.txn.push(this.commitLsn.length);
-    this.originClientId.push(origin?.clientId ?? null);
-    this.originOutboxEventId.push(origin?.outboxEventId ?? null);
     this.origin.push(origin);
     this.changes.push(row.changes);
   }
@@ -96,12 +92,11 @@ type Step = { kind: 'rows'; columns: Columns } | { kind: 'truncate'; tables: str
 // COPY, in the rows' order, which is commit order: ids are assigned as the rows arrive. About a third
 // cheaper for Postgres than an INSERT … SELECT over the same rows as arrays (measured: 160 vs 215 ms per
 // 20 000 rows), and capture's single writer is what bounds its throughput.
+// The history fields (changes, edit time, user, decision) are columns of the same row: one COPY, exactly
+// once like the log (see 010_history_in_events.sql).
 const COPY_EVENTS = `COPY sync_events (tenant_id, entity_type, entity_id, operation, payload, server_version,
-  commit_lsn, xid, modified_at, origin_client_id, origin_outbox_event_id, payload_bytes) FROM STDIN`;
-// One history entry per change, in the same transaction: exactly once, like the log (see 009_history.sql).
-const COPY_HISTORY = `COPY sync_history (tenant_id, entity_type, entity_id, server_version, operation,
-  committed_at, edited_at, origin_user_id, origin_client_id, origin_outbox_event_id, decision, changes)
-  FROM STDIN`;
+  commit_lsn, xid, modified_at, origin_client_id, origin_outbox_event_id, payload_bytes, changes, edited_at,
+  origin_user_id, decision) FROM STDIN`;
 /** Rows per chunk written to the COPY stream. */
 const COPY_CHUNK_ROWS = 1_000;
 
@@ -229,9 +224,6 @@ function plan(batch: readonly CapturedTransaction[]): {
 async function insertEvents(client: PoolClient, columns: Columns): Promise<number> {
   const versions = await drawVersions(client, columns.serverVersion);
   await pipeline(Readable.from(copyText(columns, versions)), client.query(copyFrom(COPY_EVENTS)));
-  if (columns.changes.some((changes) => changes !== null)) {
-    await pipeline(Readable.from(historyText(columns, versions)), client.query(copyFrom(COPY_HISTORY)));
-  }
   const last = await client.query<{ last_id: string }>(
     `SELECT currval(pg_get_serial_sequence('sync_events', 'id'))::text AS last_id`,
   );
@@ -256,32 +248,13 @@ function* copyText(columns: Columns, versions: readonly string[]): Generator<str
   let chunk = '';
   for (let i = 0; i < columns.length; i++) {
     const t = columns.txn[i]! - 1;
+    const origin = columns.origin[i] ?? null;
     chunk +=
       `${columns.tenantId[i]}\t${columns.entityType[i]}\t${columns.entityId[i]}\t${columns.operation[i]}\t` +
       `${copyField(columns.payload[i]!)}\t${versions[i]}\t${columns.commitLsn[t]}\t${columns.xid[t]}\t` +
-      `${columns.commitTime[t]}\t${nullable(columns.originClientId[i])}\t${nullable(columns.originOutboxEventId[i])}\t` +
-      `${jsonbTextBytes(columns.payload[i]!)}\n`;
-    if ((i + 1) % COPY_CHUNK_ROWS === 0) {
-      yield chunk;
-      chunk = '';
-    }
-  }
-  if (chunk !== '') yield chunk;
-}
-
-/** History rows in COPY text format: the rows that carry changes (all of them while history is on). */
-function* historyText(columns: Columns, versions: readonly string[]): Generator<string> {
-  let chunk = '';
-  for (let i = 0; i < columns.length; i++) {
-    const changes = columns.changes[i];
-    if (changes === null || changes === undefined) continue;
-    const t = columns.txn[i]! - 1;
-    const origin = columns.origin[i] ?? null;
-    chunk +=
-      `${columns.tenantId[i]}\t${columns.entityType[i]}\t${columns.entityId[i]}\t${versions[i]}\t` +
-      `${columns.operation[i]}\t${columns.commitTime[t]}\t${nullable(origin?.editedAt)}\t` +
-      `${nullable(origin?.userId)}\t${nullable(origin?.clientId)}\t${nullable(origin?.outboxEventId)}\t` +
-      `${nullable(origin?.decision)}\t${copyField(changes)}\n`;
+      `${columns.commitTime[t]}\t${nullable(origin?.clientId)}\t${nullable(origin?.outboxEventId)}\t` +
+      `${jsonbTextBytes(columns.payload[i]!)}\t${nullable(columns.changes[i])}\t${nullable(origin?.editedAt)}\t` +
+      `${nullable(origin?.userId)}\t${nullable(origin?.decision)}\n`;
     if ((i + 1) % COPY_CHUNK_ROWS === 0) {
       yield chunk;
       chunk = '';

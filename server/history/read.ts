@@ -1,4 +1,4 @@
-import type { EntityType } from '../../shared/entities.ts';
+import { ENTITY_FIELDS, type EntityType } from '../../shared/entities.ts';
 import {
   HISTORY_LIMIT_CAP,
   HISTORY_LIMIT_DEFAULT,
@@ -48,7 +48,7 @@ interface HistoryRow {
   origin_client_id: string | null;
   origin_outbox_event_id: string | null;
   decision: ConflictDecision | null;
-  /** As stored: see 009_history.sql (CREATE and DELETE keep values only). */
+  /** As sync_record_history gives them (010_history_in_events.sql): a CREATE's and a DELETE's values only. */
   changes: Record<string, unknown>;
 }
 
@@ -78,7 +78,7 @@ export async function readHistory(pool: Pool, query: HistoryQuery): Promise<Hist
             operation, to_json(committed_at) #>> '{}' AS committed_at,
             to_json(edited_at) #>> '{}' AS edited_at, origin_user_id, origin_client_id,
             origin_outbox_event_id, decision, changes
-       FROM sync_history
+       FROM sync_record_history
       WHERE entity_id = $2 AND tenant_id = $1 AND entity_type = $3
         AND ($4::bigint IS NULL
              OR (server_version, committed_at)
@@ -100,7 +100,7 @@ export async function readHistory(pool: Pool, query: HistoryQuery): Promise<Hist
   }
   const last = rows.at(-1);
   const hidden = new Set(query.hidden ?? []);
-  const response: HistoryResponse = { entries: rows.map((row) => entryOf(row, hidden)) };
+  const response: HistoryResponse = { entries: rows.map((row) => entryOf(query.entityType, row, hidden)) };
   if (result.rows.length > limit && last !== undefined) {
     response.before = encodeBefore({ version: last.server_version, micros: last.micros });
   }
@@ -116,7 +116,7 @@ async function exists(pool: Pool, query: HistoryQuery): Promise<boolean> {
   return found.rowCount !== 0;
 }
 
-function entryOf(row: HistoryRow, hidden: ReadonlySet<string>): HistoryEntry {
+function entryOf(type: EntityType, row: HistoryRow, hidden: ReadonlySet<string>): HistoryEntry {
   const desk = row.origin_outbox_event_id !== null;
   const origin: HistoryEntry['origin'] = { kind: desk ? 'DESK' : 'SERVER' };
   if (row.origin_user_id !== null) origin.userId = row.origin_user_id;
@@ -127,17 +127,25 @@ function entryOf(row: HistoryRow, hidden: ReadonlySet<string>): HistoryEntry {
     operation: row.operation,
     committedAt: isoOf(row.committed_at),
     origin,
-    changes: changesOf(row, hidden),
+    changes: changesOf(type, row, hidden),
   };
   if (row.edited_at !== null) entry.editedAt = isoOf(row.edited_at);
   if (row.decision !== null) entry.decision = row.decision;
   return entry;
 }
 
-/** The stored changes as the protocol says them: a CREATE from null, a DELETE to null. */
-function changesOf(row: HistoryRow, hidden: ReadonlySet<string>): HistoryEntry['changes'] {
+/**
+ * The stored changes as the protocol says them (a CREATE from null, a DELETE to null), in the order of the
+ * type's fields (shared/entities.ts; others after, as stored): a CREATE read from a jsonb payload has its
+ * keys in jsonb's order, shortest first, which is no order a reader expects.
+ */
+function changesOf(type: EntityType, row: HistoryRow, hidden: ReadonlySet<string>): HistoryEntry['changes'] {
+  const rank = fieldRank(type);
+  const stored = Object.entries(row.changes).sort(
+    ([a], [b]) => (rank.get(a) ?? rank.size) - (rank.get(b) ?? rank.size),
+  );
   const changes: HistoryEntry['changes'] = {};
-  for (const [field, value] of Object.entries(row.changes)) {
+  for (const [field, value] of stored) {
     if (hidden.has(field)) continue;
     changes[field] =
       row.operation === 'UPDATE'
@@ -147,6 +155,18 @@ function changesOf(row: HistoryRow, hidden: ReadonlySet<string>): HistoryEntry['
           : { from: value, to: null };
   }
   return changes;
+}
+
+const FIELD_RANKS = new Map<EntityType, ReadonlyMap<string, number>>();
+
+/** Each field of a type by its place in the type's schema. */
+function fieldRank(type: EntityType): ReadonlyMap<string, number> {
+  let rank = FIELD_RANKS.get(type);
+  if (rank === undefined) {
+    rank = new Map(ENTITY_FIELDS[type].map((field, i) => [field, i]));
+    FIELD_RANKS.set(type, rank);
+  }
+  return rank;
 }
 
 /** Postgres' JSON form of a timestamptz ('2024-11-28T08:02:00.123456+00:00') as the server prints times. */

@@ -14,6 +14,8 @@ export interface EventsPruned {
   /** Changes committed before this instant were deleted. */
   cutoff: string;
   deleted: number;
+  /** History entries of the deleted changes moved to sync_history (the others were past historyDays). */
+  archived: number;
   /** Per tenant that lost changes: the new floor_id (cursors below it get 410). */
   tenants: { tenantId: string; deleted: number; floorId: number }[];
 }
@@ -40,9 +42,21 @@ SELECT tenant_id::text FROM t WHERE tenant_id IS NOT NULL`;
 // One chunk of one tenant, in one statement (so one transaction): the rows go and the tenant's floor rises
 // to the highest id deleted. A cursor below that id would miss a deleted change, so it gets 410; a cursor
 // at or above it needs only rows above it, which are all kept. This holds whatever order chunks go in.
+// The history entries of the rows deleted (those committed since the history cutoff $5, every one when it is
+// null) move to sync_history in the same statement: record history outlives the change log, and a crash
+// between the two cannot lose nor double an entry (010_history_in_events.sql).
 const PRUNE_EVENTS_CHUNK = `
 WITH doomed AS (
   SELECT id FROM sync_events WHERE tenant_id = $1 AND modified_at < $2 ORDER BY modified_at LIMIT $3
+),
+archived AS (
+  INSERT INTO sync_history (tenant_id, entity_type, entity_id, server_version, operation, committed_at,
+                            edited_at, origin_user_id, origin_client_id, origin_outbox_event_id, decision, changes)
+  SELECT h.tenant_id, h.entity_type, h.entity_id, h.server_version, h.operation, h.committed_at, h.edited_at,
+         h.origin_user_id, h.origin_client_id, h.origin_outbox_event_id, h.decision, h.changes
+    FROM sync_event_history h JOIN doomed d ON h.event_id = d.id
+   WHERE $5::timestamptz IS NULL OR h.committed_at >= $5
+  RETURNING 1
 ),
 deleted AS (
   DELETE FROM sync_events e USING doomed d WHERE e.id = d.id RETURNING e.id
@@ -56,31 +70,37 @@ floor AS (
         changed_at = EXCLUDED.changed_at
   RETURNING floor_id
 )
-SELECT (SELECT count(*) FROM deleted)::integer AS deleted, (SELECT floor_id FROM floor) AS floor_id`;
+SELECT (SELECT count(*) FROM deleted)::integer AS deleted, (SELECT floor_id FROM floor) AS floor_id,
+       (SELECT count(*) FROM archived)::integer AS archived`;
 
 /**
  * Deletes every change committed more than `olderThanMs` ago (0: before now), per tenant and in chunks,
  * raising each tenant's floor_id with the deletion so that cursors older than what is kept get 410 (and a
- * null cursor too: the desk bootstraps from the snapshot). The cutoff is the database's clock.
+ * null cursor too: the desk bootstraps from the snapshot). The cutoff is the database's clock. The history
+ * entries of the deleted changes younger than `historyDays` (0: all of them) move to sync_history.
  */
-export async function pruneEvents(pool: Pool, olderThanMs: number): Promise<EventsPruned> {
+export async function pruneEvents(
+  pool: Pool,
+  olderThanMs: number,
+  { historyDays }: Pick<SyncRules['retention'], 'historyDays'>,
+): Promise<EventsPruned> {
   const cutoff = await cutoffBefore(pool, olderThanMs);
+  const historyCutoff = historyDays > 0 ? await cutoffBefore(pool, historyDays * DAY_MS) : null;
   const reason = `pruned changes before ${cutoff}`;
   const tenants = await pool.query<{ tenant_id: string }>(tenantsOf('sync_events'));
-  const result: EventsPruned = { cutoff, deleted: 0, tenants: [] };
+  const result: EventsPruned = { cutoff, deleted: 0, archived: 0, tenants: [] };
   for (const { tenant_id: tenantId } of tenants.rows) {
     let deleted = 0;
     let floorId = 0;
     for (;;) {
-      const chunk = await pool.query<{ deleted: number; floor_id: number | null }>(PRUNE_EVENTS_CHUNK, [
-        tenantId,
-        cutoff,
-        PRUNE_CHUNK_ROWS,
-        reason,
-      ]);
+      const chunk = await pool.query<{ deleted: number; floor_id: number | null; archived: number }>(
+        PRUNE_EVENTS_CHUNK,
+        [tenantId, cutoff, PRUNE_CHUNK_ROWS, reason, historyCutoff],
+      );
       const row = chunk.rows[0];
       if (row === undefined || row.deleted === 0) break;
       deleted += row.deleted;
+      result.archived += row.archived;
       floorId = row.floor_id ?? floorId;
       if (row.deleted < PRUNE_CHUNK_ROWS) break;
     }
@@ -234,8 +254,10 @@ export class RetentionService implements Service {
   async prune(): Promise<{ events: EventsPruned | null; logs: LogsPruned }> {
     const { syncEventsDays } = this.options.rules.retention;
     const started = Date.now();
-    const events = syncEventsDays > 0 ? await pruneEvents(this.options.pool, syncEventsDays * DAY_MS) : null;
-    const logs = await pruneLogs(this.options.pool, this.options.rules);
+    const { pool, rules } = this.options;
+    const events =
+      syncEventsDays > 0 ? await pruneEvents(pool, syncEventsDays * DAY_MS, rules.retention) : null;
+    const logs = await pruneLogs(pool, rules);
     this.log.info(
       {
         events: events?.deleted ?? 0,

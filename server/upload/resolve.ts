@@ -157,7 +157,7 @@ async function recordAcceptServer(
                                edited_at, origin_user_id, origin_client_id, origin_outbox_event_id, decision, changes)
      SELECT $1, $2, $3,
             coalesce((SELECT server_version FROM ${quoteIdentifier(tableOf(type.data))} WHERE tenant_id = $1 AND id = $3),
-                     (SELECT max(server_version) FROM sync_history WHERE tenant_id = $1 AND entity_id = $3),
+                     (SELECT max(server_version) FROM sync_record_history WHERE tenant_id = $1 AND entity_id = $3),
                      $4),
             $5, now(), $6, $7, $8, $9, 'ACCEPT_SERVER', '{}'`,
     [
