@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { isBridgeMethod } from '../bridge.ts';
 import type { BridgeHost } from '../bridge-host.ts';
 import { DeskStoreError } from '../store/index.ts';
+import { assert } from '../../shared/asserts.ts';
 
 export interface HarnessOptions {
   /** The built renderer (see renderer/build.ts). */
@@ -55,7 +56,7 @@ export class DeskHarness {
 
   get url(): string {
     const address = this.server?.address() as AddressInfo | null | undefined;
-    if (address === null || address === undefined) throw new Error('harness not started');
+    assert(address !== null && address !== undefined, 'the harness is started');
     return `http://127.0.0.1:${address.port}`;
   }
 

@@ -9,6 +9,7 @@ import { Backoff, sleep } from '../../shared/timing.ts';
 import { RateMeter } from './rate.ts';
 import { CaptureStream } from './stream.ts';
 import { BatchWriter, type StoredBatch } from './writer.ts';
+import { assert } from '../../shared/asserts.ts';
 
 export interface CaptureOptions {
   connectionString: string;
@@ -192,7 +193,7 @@ export class Capture implements Service {
       [slotName],
     );
     const row = state.rows[0];
-    if (row === undefined) throw new Error(`no sync_capture_state row for slot ${slotName}`);
+    assert(row !== undefined, () => `a sync_capture_state row for slot ${slotName}`);
     const stream = new CaptureStream(this.log, {
       connectionString: this.options.connectionString,
       slotName,

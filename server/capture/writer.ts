@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Logger } from 'pino';
-import type { Pool, PoolClient } from '../db/pool.ts';
+import { inTransaction, type Pool, type PoolClient } from '../db/pool.ts';
+import { assert } from '../../shared/asserts.ts';
 import { bumpAllEpochs } from '../log/epoch.ts';
 import { encodeNotification, SYNC_EVENTS_CHANNEL } from '../log/notification.ts';
 import type { ChangeRow } from './decode.ts';
@@ -113,7 +114,7 @@ export class BatchWriter {
 
   async write(batch: readonly CapturedTransaction[], expected: CaptureProgress): Promise<StoredBatch> {
     const last = batch.at(-1);
-    if (last === undefined) throw new Error('empty batch');
+    assert(last !== undefined, 'a batch holds at least one transaction');
     const complete = batch.findLast((txn) => !txn.partial);
     const progress: CaptureProgress = {
       lsn: complete?.commitLsn ?? expected.lsn,
@@ -121,9 +122,7 @@ export class BatchWriter {
       partialChanges: last.partial ? last.changesThrough : 0,
     };
     const { steps, events, tenantIds, truncated } = plan(batch);
-    const client = await this.options.pool.connect();
-    try {
-      await client.query('BEGIN');
+    return inTransaction(this.options.pool, async (client) => {
       const fenced = await client.query(
         `UPDATE sync_capture_state
             SET last_commit_lsn = $5, partial_commit_lsn = $6, partial_changes = $7,
@@ -156,20 +155,8 @@ export class BatchWriter {
         SYNC_EVENTS_CHANNEL,
         encodeNotification(touched, lastEventId),
       ]);
-      await client.query('COMMIT');
-      return {
-        tenantIds: [...tenantIds],
-        all: truncated,
-        lastEventId,
-        events,
-        progress,
-      };
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
+      return { tenantIds: [...tenantIds], all: truncated, lastEventId, events, progress };
+    });
   }
 
   private async truncate(client: PoolClient, tables: string[]): Promise<void> {

@@ -20,6 +20,7 @@ import {
 } from '../../shared/protocol.ts';
 import { deskListSchema } from '../auth/desk-tokens.ts';
 import { replicationStatusSchema } from '../ops/status-schema.ts';
+import { assert } from '../../shared/asserts.ts';
 
 /** A JSON Schema (2020-12, the dialect of OpenAPI 3.1) as it appears in the document. */
 export type JsonSchema = Record<string, unknown>;
@@ -92,7 +93,7 @@ export function componentSchemas(): Record<ComponentName, JsonSchema> {
   const out: Partial<Record<ComponentName, JsonSchema>> = {};
   for (const name of Object.keys(COMPONENTS) as ComponentName[]) {
     const schema = schemas[name];
-    if (schema === undefined) throw new Error(`zod produced no JSON Schema for component ${name}`);
+    assert(schema !== undefined, () => `zod produces a JSON Schema for component ${name}`);
     // $schema and $id are the document's business (jsonSchemaDialect, the component's location).
     const { $schema: _dialect, $id: _id, ...rest } = schema;
     out[name] = rest;

@@ -11,6 +11,7 @@ import {
 } from '../log/read.ts';
 import { servableCursorSql, type TenantLogState } from '../log/tenant-log.ts';
 import type { BatchChange } from './batch.ts';
+import { assert } from '../../shared/asserts.ts';
 
 /** What the hub reads for one tenant: the changes after its tail, and whether the log can serve it. */
 export interface TenantTailRead {
@@ -131,7 +132,7 @@ export async function readTenantTails(
   const seen = new Set<number>();
   for (const row of result.rows) {
     const read = reads[row[0] - 1];
-    if (read === undefined) throw new Error(`fanout tail read returned an unknown tenant row ${row[0]}`);
+    assert(read !== undefined, () => `fanout tail read returns only asked tenants, not ${row[0]}`);
     if (!seen.has(row[0])) {
       seen.add(row[0]);
       const [epoch = 0, floorId = 0, lastIssuedId = 0, tailId = 0] = row[1].split(',').map(Number);
@@ -146,9 +147,9 @@ export async function readTenantTails(
     const id = Number(columns[0]);
     const previous = read.changes.at(-1)?.id ?? read.after?.eventId ?? 0;
     // Batches are spliced by position: a plan that broke the order must fail loudly, never skip a change.
-    if (!(id > previous)) throw new Error(`fanout tail read out of order at id ${id}`);
+    assert(id > previous, () => `fanout tail read in id order at id ${id}`);
     read.changes.push({ id, entityType: columns[1], json: spliceChange(...columns), modifiedAt: columns[6] });
   }
-  if (seen.size !== tails.length) throw new Error('fanout tail read missed a tenant');
+  assert(seen.size === tails.length, 'fanout tail read answers every tenant');
   return reads;
 }

@@ -8,6 +8,7 @@ import { NotifyListener } from './listener.ts';
 import type { JoinOutcome, Subscriber } from './subscriber.ts';
 import { TenantChannel } from './tenant-channel.ts';
 import { readTenantTails } from './tail-read.ts';
+import { assert } from '../../shared/asserts.ts';
 
 export interface TenantHubOptions {
   connectionString: string;
@@ -158,7 +159,7 @@ export class TenantHub implements Service {
   /** A subscriber that has read the log up to its position asks to be fed by the hub from there. */
   join(subscriber: Subscriber): JoinOutcome {
     const channel = this.#channels.get(subscriber.tenantId);
-    if (channel === undefined) throw new Error('join before subscribe');
+    assert(channel !== undefined, 'subscribe() before join()');
     const { outcome, needsRead } = channel.join(subscriber);
     if (needsRead) this.wake([subscriber.tenantId]);
     return outcome;

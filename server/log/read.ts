@@ -6,6 +6,7 @@ import {
   TENANT_LOG_STATE_FROM,
   type TenantLogState,
 } from './tenant-log.ts';
+import { assert } from '../../shared/asserts.ts';
 
 /** Where a page of one tenant's log starts. */
 export type PageStart =
@@ -192,7 +193,7 @@ export async function readChangesPage(pool: Pool, query: ChangesPageQuery): Prom
   });
   const rows = result.rows;
   const first = rows[0];
-  if (first === undefined) throw new Error('sync-down page query returned no row');
+  assert(first !== undefined, 'the sync-down page query returns a row');
   const [epoch = 0, floorId = 0, lastIssuedId = 0, tailId = 0, afterId = 0, counted = -1] = first[0]
     .split(',')
     .map(Number);
@@ -205,7 +206,7 @@ export async function readChangesPage(pool: Pool, query: ChangesPageQuery): Prom
     const [, , id, entityType, entityId, operation, payload, serverVersion, modifiedAt] = rows[i]!;
     const n = Number(id);
     // The splice below relies on the order; a plan that broke it must fail loudly, never skip a change.
-    if (id === null || !(n > previous)) throw new Error(`sync-down page out of order at id ${id}`);
+    assert(id !== null && n > previous, () => `sync-down page in id order at id ${id}`);
     previous = n;
     if (i > 0) json += ',';
     json += spliceChange(id, entityType, entityId, operation, payload, serverVersion, modifiedAt);

@@ -3,6 +3,7 @@ import type { SyncRules } from '../config/rules.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Service } from '../service.ts';
 import { Periodic } from './periodic.ts';
+import { assert } from '../../shared/asserts.ts';
 
 /** Rows deleted per statement: a prune of millions of rows never holds its locks for long. */
 export const PRUNE_CHUNK_ROWS = 10_000;
@@ -199,7 +200,7 @@ async function cutoffBefore(pool: Pool, olderThanMs: number): Promise<string> {
     [olderThanMs],
   );
   const cutoff = result.rows[0]?.cutoff;
-  if (cutoff === undefined) throw new Error('no cutoff');
+  assert(cutoff !== undefined, 'the cutoff query returns a row');
   return cutoff;
 }
 
