@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeEmbeddedUrl } from '../server/admin/embedded-url.ts';
@@ -11,20 +9,14 @@ import { loadEnv } from '../server/config/env.ts';
 import { serverJwtSecret } from '../server/config/jwt-secret.ts';
 import { freePort } from '../server/db/embedded.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
+import { runSyncAdmin, type ProcessRun } from './support/run-process.ts';
 
-const BIN = fileURLToPath(new URL('../bin/sync-admin.mjs', import.meta.url));
 const SECRET = 'admin-cli-test-secret-0123456789abcdef';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const JWT_LINE = /^[\w-]+\.[\w-]+\.[\w-]+\n$/;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the real command (bin launcher, tsx, child process) from a folder that is not the repository. */
-function sync(args: string[], env: Record<string, string | undefined>): Promise<Run> {
+function sync(args: string[], env: Record<string, string | undefined>): Promise<ProcessRun> {
   const childEnv: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -34,15 +26,7 @@ function sync(args: string[], env: Record<string, string | undefined>): Promise<
     if (value === undefined) delete childEnv[key];
     else childEnv[key] = value;
   }
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: dataDir, env: childEnv });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runSyncAdmin(args, { cwd: dataDir, env: childEnv });
 }
 
 let db: TestDatabase;

@@ -1,8 +1,6 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensurePublication, ensureSlot } from '../server/capture/setup.ts';
 import { parseSyncRules, type SyncRules } from '../server/config/rules.ts';
@@ -11,15 +9,9 @@ import { checkPosition, readTenantLogState } from '../server/log/tenant-log.ts';
 import { replicationStatusSchema, type ReplicationStatus } from '../server/ops/status-schema.ts';
 import { createTestDatabase, type TestDatabase } from './support/db.ts';
 import { createTenant, insertEvents } from './support/http.ts';
+import { runSyncAdmin, type ProcessRun } from './support/run-process.ts';
 
-const BIN = fileURLToPath(new URL('../bin/sync-admin.mjs', import.meta.url));
 const DAY_MS = 86_400_000;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let db: TestDatabase;
 let dir: string;
@@ -27,19 +19,11 @@ let rules: SyncRules;
 let env: Record<string, string>;
 
 /** The real command (bin launcher, tsx, child process), stdin not a terminal. */
-function sync(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: dir,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, SYNC_DATA_DIR: dir, ...env, ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
+function sync(args: string[], extraEnv: Record<string, string> = {}): Promise<ProcessRun> {
+  return runSyncAdmin(args, {
+    cwd: dir,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, SYNC_DATA_DIR: dir, ...env, ...extraEnv },
+    stdin: 'ignore',
   });
 }
 

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Capture } from '../server/capture/capture.ts';
 import { formatLsn } from '../server/db/lsn.ts';
-import type { SyncRules } from '../server/config/rules.ts';
 import type { Pool } from '../server/db/pool.ts';
-import { createTestDatabase, silentLog, waitFor, type TestDatabase } from './support/db.ts';
-import { CaptureChild, captureRules, setUpCapture } from './support/capture-env.ts';
+import { silentLog, waitFor, type TestDatabase } from './support/db.ts';
+import { captureChildSuite, storedCount, type CaptureChild } from './support/capture-env.ts';
 
 const ROWS = 50_000;
 const ROWS_PER_TXN = 250;
@@ -17,16 +16,16 @@ const MAX_AHEAD = 10_000;
  * of rows already written. Returns every change as `id:server_version`, the key sync_events must hold once.
  * While capture is down the writer waits once it is MAX_AHEAD rows ahead, and goes on when capture does.
  */
-async function writeStream(pool: Pool, tenant: string, written: string[] = []): Promise<string[]> {
+async function writeStream(db: TestDatabase, tenant: string, written: string[] = []): Promise<string[]> {
   const ids: string[] = [];
   let stored = 0;
-  const client = await pool.connect();
+  const client = await db.pool.connect();
   try {
     for (let n = 0; n < ROWS / ROWS_PER_TXN; n++) {
       if (written.length - stored >= MAX_AHEAD) {
         stored = await waitFor(
           async () => {
-            const count = await storedCount(pool, tenant);
+            const count = await storedCount(db, tenant);
             return count > written.length - MAX_AHEAD ? count : null;
           },
           { timeoutMs: 30_000, intervalMs: 10 },
@@ -64,12 +63,24 @@ async function storedChanges(pool: Pool, tenant: string): Promise<string[]> {
   return result.rows.map((r) => r.change);
 }
 
-async function storedCount(pool: Pool, tenant: string): Promise<number> {
-  const result = await pool.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM sync_events WHERE tenant_id = $1',
-    [tenant],
-  );
-  return result.rows[0]!.n;
+/**
+ * Once `writing` has ended and `capture` has drained the stream (nothing arrives late: the count stays
+ * put), sync_events holds every change written exactly once. Postgres resends from the stored LSN: at most
+ * the transaction committed exactly there was skipped.
+ */
+async function expectEachChangeOnce(
+  db: TestDatabase,
+  tenant: string,
+  writing: Promise<string[]>,
+  capture: CaptureChild,
+): Promise<void> {
+  const written = await writing;
+  await waitFor(async () => (await storedCount(db, tenant)) >= ROWS, { timeoutMs: 60_000 });
+  await waitFor(() => capture.lastStatus?.queuedRows === 0);
+  const stored = await storedChanges(db.pool, tenant);
+  expect(stored.length).toBe(ROWS);
+  expect(stored.sort()).toEqual(written.sort());
+  expect(capture.lastStatus?.skippedTransactions).toBeLessThanOrEqual(1);
 }
 
 async function leaderOf(pool: Pool, slot: string): Promise<string | null> {
@@ -81,57 +92,29 @@ async function leaderOf(pool: Pool, slot: string): Promise<string | null> {
 }
 
 describe('capture across process crashes', () => {
-  let db: TestDatabase;
-  let rules: SyncRules;
-  const children: CaptureChild[] = [];
-
-  function start(identity: string): CaptureChild {
-    const child = new CaptureChild(db, rules, identity);
-    children.push(child);
-    return child;
-  }
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    rules = captureRules(db);
-    await setUpCapture(db, rules);
-  });
-
-  afterEach(async () => {
-    await Promise.all(children.splice(0).map((c) => c.stop()));
-  });
-
-  afterAll(async () => {
-    await db?.drop();
-  });
+  const suite = captureChildSuite();
 
   it('I1: kill -9 of capture in the middle of a 50 000-row write stream, then restart: every change is stored exactly once', async () => {
+    const { db, rules, start } = suite;
     const slot = rules.capture.slotName;
     const tenant = randomUUID();
     await db.pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'X1')`, [tenant]);
     const first = start('first');
     await waitFor(async () => (await leaderOf(db.pool, slot)) === 'first', { timeoutMs: 20_000 });
     const progress: string[] = [];
-    const writing = writeStream(db.pool, tenant, progress);
-    await waitFor(async () => (await storedCount(db.pool, tenant)) >= ROWS / 4, { timeoutMs: 30_000 });
+    const writing = writeStream(db, tenant, progress);
+    await waitFor(async () => (await storedCount(db, tenant)) >= ROWS / 4, { timeoutMs: 30_000 });
     await first.kill9();
-    const atKill = await storedCount(db.pool, tenant);
+    const atKill = await storedCount(db, tenant);
     expect(progress.length, 'the kill lands while rows are still being written').toBeLessThan(ROWS);
     expect(atKill).toBeLessThan(ROWS);
 
     const second = start('second');
-    const written = await writing;
-    await waitFor(async () => (await storedCount(db.pool, tenant)) >= ROWS, { timeoutMs: 60_000 });
-    // Nothing arrives late: the stream is drained and the count stays put.
-    await waitFor(() => second.lastStatus?.queuedRows === 0);
-    const stored = await storedChanges(db.pool, tenant);
-    expect(stored.length).toBe(ROWS);
-    expect(stored.sort()).toEqual(written.sort());
-    // Postgres resends from the stored LSN: at most the transaction committed exactly there, skipped.
-    expect(second.lastStatus?.skippedTransactions).toBeLessThanOrEqual(1);
+    await expectEachChangeOnce(db, tenant, writing, second);
   });
 
   it('a standby takes over within seconds of a kill -9 of the leader mid-stream, and every change is stored exactly once', async () => {
+    const { db, rules, start } = suite;
     const slot = rules.capture.slotName;
     const tenant = randomUUID();
     await db.pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'X2')`, [tenant]);
@@ -149,26 +132,21 @@ describe('capture across process crashes', () => {
     expect(standby.lastStatus?.leader).toBe(false);
 
     const progress: string[] = [];
-    const writing = writeStream(db.pool, tenant, progress);
-    await waitFor(async () => (await storedCount(db.pool, tenant)) >= ROWS / 4, { timeoutMs: 30_000 });
+    const writing = writeStream(db, tenant, progress);
+    await waitFor(async () => (await storedCount(db, tenant)) >= ROWS / 4, { timeoutMs: 30_000 });
     await doomed.kill9();
     const killedAt = Date.now();
-    const atKill = await storedCount(db.pool, tenant);
+    const atKill = await storedCount(db, tenant);
     expect(progress.length, 'the kill lands while rows are still being written').toBeLessThan(ROWS);
     await waitFor(async () => (await leaderOf(db.pool, slot)) === standby.identity, { timeoutMs: 10_000 });
-    await waitFor(async () => (await storedCount(db.pool, tenant)) > atKill, { timeoutMs: 10_000 });
+    await waitFor(async () => (await storedCount(db, tenant)) > atKill, { timeoutMs: 10_000 });
     expect(Date.now() - killedAt).toBeLessThan(5_000);
 
-    const written = await writing;
-    await waitFor(async () => (await storedCount(db.pool, tenant)) >= ROWS, { timeoutMs: 60_000 });
-    await waitFor(() => standby.lastStatus?.queuedRows === 0);
-    const stored = await storedChanges(db.pool, tenant);
-    expect(stored.length).toBe(ROWS);
-    expect(stored.sort()).toEqual(written.sort());
-    expect(standby.lastStatus?.skippedTransactions).toBeLessThanOrEqual(1);
+    await expectEachChangeOnce(db, tenant, writing, standby);
   });
 
   it('on restart Postgres resends only from the stored LSN, and the transaction committed exactly there is skipped', async () => {
+    const { db, rules } = suite;
     const slot = rules.capture.slotName;
     const tenant = randomUUID();
     await db.pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'X3')`, [tenant]);
@@ -203,7 +181,7 @@ describe('capture across process crashes', () => {
     const capture = new Capture(silentLog, { connectionString: db.url, pool: db.pool, rules });
     const running = capture.run();
     try {
-      await waitFor(async () => (await storedCount(db.pool, tenant)) >= 1, { timeoutMs: 20_000 });
+      await waitFor(async () => (await storedCount(db, tenant)) >= 1, { timeoutMs: 20_000 });
       const stored = await db.pool.query<{ entity_id: string }>(
         'SELECT entity_id FROM sync_events WHERE tenant_id = $1',
         [tenant],

@@ -1,9 +1,9 @@
-import type { Pgoutput } from 'pg-logical-replication';
 import { describe, expect, it } from 'vitest';
 import { ChangeDecoder } from '../server/capture/decode.ts';
 import { formatLsn, parseLsn } from '../server/db/lsn.ts';
 import { microsToIso } from '../server/capture/transactions.ts';
 import { isoTimestamp, jsonFragmentFor } from '../server/capture/values.ts';
+import { relation } from './support/pgoutput.ts';
 
 const OID = {
   bool: 16,
@@ -17,26 +17,6 @@ const OID = {
 };
 const T = '00000000-0000-4000-8000-000000000001';
 const E = '00000000-0000-4000-8000-0000000000e1';
-
-function relation(name: string, columns: [string, number][]): Pgoutput.MessageRelation {
-  return {
-    tag: 'relation',
-    relationOid: 1,
-    schema: 'public',
-    name,
-    replicaIdentity: 'full',
-    keyColumns: [],
-    columns: columns.map(([column, typeOid]) => ({
-      name: column,
-      flags: 0,
-      typeOid,
-      typeMod: -1,
-      typeSchema: null,
-      typeName: null,
-      parser: (raw: unknown) => raw,
-    })),
-  };
-}
 
 describe('capture decoding (pure)', () => {
   it('values become the JSON the protocol fixes, from the exact text Postgres printed', () => {

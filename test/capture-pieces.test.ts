@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Capture } from '../server/capture/capture.ts';
 import { emitOrigin } from '../server/capture/origin.ts';
-import type { SyncRules } from '../server/config/rules.ts';
 import { inTransaction } from '../server/db/pool.ts';
-import { createTestDatabase, silentLog, waitFor, type TestDatabase } from './support/db.ts';
-import { CaptureChild, captureRules, events, setUpCapture } from './support/capture-env.ts';
+import { silentLog, waitFor, type TestDatabase } from './support/db.ts';
+import { captureChildSuite, captureRules, events, storedCount } from './support/capture-env.ts';
 
 /** Every `ORIGIN_EVERY`-th row of a big transaction is stamped as coming from an upload. */
 const ORIGIN_EVERY = 997;
@@ -36,14 +35,6 @@ async function writeBigTransaction(db: TestDatabase, tenant: string, rows: numbe
     );
   });
   return { ids, origins };
-}
-
-async function storedCount(db: TestDatabase, tenant: string): Promise<number> {
-  const result = await db.pool.query<{ n: number }>(
-    'SELECT count(*)::int AS n FROM sync_events WHERE tenant_id = $1',
-    [tenant],
-  );
-  return result.rows[0]!.n;
 }
 
 /** The tenant's log holds the big transaction exactly once, in its order, with its origins. */
@@ -82,25 +73,10 @@ async function acknowledgedPast(db: TestDatabase, slot: string, lsn: string): Pr
 }
 
 describe('capture of transactions larger than a batch', () => {
-  let db: TestDatabase;
-  let rules: SyncRules;
-  const children: CaptureChild[] = [];
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    rules = captureRules(db, { capture: { batchMaxRows: 1000, queueMaxRows: 2000 } });
-    await setUpCapture(db, rules);
-  });
-
-  afterEach(async () => {
-    await Promise.all(children.splice(0).map((c) => c.stop()));
-  });
-
-  afterAll(async () => {
-    await db?.drop();
-  });
+  const suite = captureChildSuite({ capture: { batchMaxRows: 1000, queueMaxRows: 2000 } });
 
   it('a 12 000-row transaction is stored in pieces of at most a batch, once, in order, with its origins', async () => {
+    const { db, rules } = suite;
     const tenant = randomUUID();
     await db.pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'G1')`, [tenant]);
     const stores: number[] = [];
@@ -138,6 +114,7 @@ describe('capture of transactions larger than a batch', () => {
   });
 
   it('rows with large payloads are stored in batches bounded by batchMaxBytes, once and in order', async () => {
+    const { db } = suite;
     const tenant = randomUUID();
     await db.pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'G3')`, [tenant]);
     const bounded = captureRules(db, { capture: { batchMaxBytes: 64 * 1024 } });
@@ -179,12 +156,12 @@ describe('capture of transactions larger than a batch', () => {
   });
 
   it('I3: kill -9 while a 40 000-row transaction is half stored, then restart: its rows are stored exactly once, in order', async () => {
+    const { db, rules, start } = suite;
     const slot = rules.capture.slotName;
     const tenant = randomUUID();
     await db.pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'G2')`, [tenant]);
     const env = { CAPTURE_BATCH_MAX_ROWS: '500', CAPTURE_QUEUE_MAX_ROWS: '1000' };
-    const first = new CaptureChild(db, rules, 'first', env);
-    children.push(first);
+    const first = start('first', env);
     await waitFor(() => first.lastStatus?.leader === true || null, { timeoutMs: 20_000 });
 
     const big = await writeBigTransaction(db, tenant, 40_000);
@@ -207,8 +184,7 @@ describe('capture of transactions larger than a batch', () => {
       `INSERT INTO teachers (tenant_id, id, first_name, last_name) VALUES ($1, $2, 'After', 'Big')`,
       [tenant, after],
     );
-    const second = new CaptureChild(db, rules, 'second', env);
-    children.push(second);
+    const second = start('second', env);
     await waitFor(async () => (await storedCount(db, tenant)) >= big.ids.length + 1, { timeoutMs: 60_000 });
     await waitFor(() => second.lastStatus?.queuedRows === 0 || null);
     const stored = await events(db, 'tenant_id = $1', [tenant]);

@@ -5,16 +5,17 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Capture } from '../server/capture/capture.ts';
 import { CAPTURE_LOCK_CLASS } from '../server/capture/leader.ts';
-import { parseNotification, SYNC_EVENTS_CHANNEL } from '../server/log/notification.ts';
+import { parseNotification } from '../server/log/notification.ts';
 import type { SyncRules } from '../server/config/rules.ts';
 import { createClient } from '../server/db/pool.ts';
-import { createTestDatabase, silentLog, waitFor, type TestDatabase } from './support/db.ts';
+import { silentLog, waitFor, type TestDatabase } from './support/db.ts';
 import {
-  captureRules,
+  createCaptureDatabase,
   events as eventsIn,
   eventsOf as eventsOfIn,
+  listenToSyncEvents,
   lsn,
-  setUpCapture,
+  startCapture,
   type EventRow,
 } from './support/capture-env.ts';
 
@@ -30,14 +31,9 @@ describe('capture: acknowledgement, TRUNCATE and leadership', () => {
   let listener: pg.Client;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    rules = captureRules(db);
-    await setUpCapture(db, rules);
+    ({ db, rules } = await createCaptureDatabase());
     await db.pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'A'), ($2, 'B')`, [T1, T2]);
-    listener = createClient(db.url);
-    await listener.connect();
-    listener.on('notification', (n) => notifications.push(n.payload ?? ''));
-    await listener.query(`LISTEN ${SYNC_EVENTS_CHANNEL}`);
+    listener = await listenToSyncEvents(db, notifications);
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
         for (const line of chunk.toString().split('\n').filter(Boolean)) {
@@ -46,9 +42,7 @@ describe('capture: acknowledgement, TRUNCATE and leadership', () => {
         done();
       },
     });
-    capture = new Capture(pino({ level: 'info' }, sink), { connectionString: db.url, pool: db.pool, rules });
-    void capture.run();
-    await waitFor(() => capture.status.leader, { message: 'capture leads' });
+    capture = await startCapture(db, rules, pino({ level: 'info' }, sink));
     await caughtUp();
   });
 

@@ -2,17 +2,18 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Capture } from '../server/capture/capture.ts';
-import { parseNotification, SYNC_EVENTS_CHANNEL } from '../server/log/notification.ts';
+import { parseNotification } from '../server/log/notification.ts';
 import { emitOrigin } from '../server/capture/origin.ts';
 import type { SyncRules } from '../server/config/rules.ts';
 import { createClient } from '../server/db/pool.ts';
-import { createTestDatabase, silentLog, waitFor, type TestDatabase } from './support/db.ts';
+import { waitFor, type TestDatabase } from './support/db.ts';
 import {
-  captureRules,
+  createCaptureDatabase,
   events as eventsIn,
   eventsOf as eventsOfIn,
+  listenToSyncEvents,
   lsn,
-  setUpCapture,
+  startCapture,
   type EventRow,
 } from './support/capture-env.ts';
 
@@ -27,8 +28,7 @@ describe('capture: what lands in sync_events', () => {
   let listener: pg.Client;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    rules = captureRules(db, {
+    ({ db, rules } = await createCaptureDatabase({
       hiddenFields: { TEACHER: ['email'] },
       entityTypes: [
         'ACADEMIC_YEAR',
@@ -40,16 +40,10 @@ describe('capture: what lands in sync_events', () => {
         'PAYMENT',
         'ABSENCE',
       ],
-    });
-    await setUpCapture(db, rules);
+    }));
     await db.pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'A'), ($2, 'B')`, [T1, T2]);
-    listener = createClient(db.url);
-    await listener.connect();
-    listener.on('notification', (n) => notifications.push(n.payload ?? ''));
-    await listener.query(`LISTEN ${SYNC_EVENTS_CHANNEL}`);
-    capture = new Capture(silentLog, { connectionString: db.url, pool: db.pool, rules });
-    void capture.run();
-    await waitFor(() => capture.status.leader, { message: 'capture leads' });
+    listener = await listenToSyncEvents(db, notifications);
+    capture = await startCapture(db, rules);
   });
 
   afterAll(async () => {

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTITY_TYPES } from '../shared/entities.ts';
 import { Backoff, parseRetryAfter, RETRY_AFTER_CEILING_MS } from '../shared/timing.ts';
-import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts';
-import { deskDir, FAST_SYNC, TestDeskClient } from './support/desk-client.ts';
-import { DeskTestServer } from './support/desk-server.ts';
-import { createTenant } from './support/http.ts';
+import { waitFor, type TestDatabase } from './support/db.ts';
+import { FAST_SYNC, TestDeskClient, type deskDir } from './support/desk-client.ts';
+import { startDeskServer, stopDeskServer, type DeskTestServer } from './support/desk-server.ts';
 import { startProxy, type ProxiedRequest } from './support/http-proxy.ts';
 
 /** The ceiling of the n-th wait (n from 0): min(max, base · 2^n). */
@@ -99,19 +98,12 @@ describe('Retry-After through the desk, against the real server', () => {
   const RETRY_AFTER_MS = 2_000;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    db.pool.on('error', () => undefined);
-    server = new DeskTestServer(db);
-    await server.start();
-    tenant = await createTenant(db.pool);
+    ({ db, server, tenant, dir } = await startDeskServer());
     token = await server.token(tenant);
-    dir = deskDir();
   });
   afterAll(async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
-    await server?.stop();
-    await db?.drop();
-    dir?.remove();
+    await stopDeskServer({ db, server, dir });
   });
 
   const deskBehind = async (name: string, busy: string) => {

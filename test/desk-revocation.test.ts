@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signToken } from '../server/auth/tokens.ts';
@@ -9,18 +7,12 @@ import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts'
 import { deskDir, TestDeskClient } from './support/desk-client.ts';
 import { DeskTestServer } from './support/desk-server.ts';
 import { createTenant, TEST_JWT_SECRET } from './support/http.ts';
+import { runSyncAdmin, type ProcessRun } from './support/run-process.ts';
 import { TestDesk } from './support/ws-desk.ts';
 import { startPushServer, toleratePoolEndRace, type PushServer } from './support/ws-server.ts';
 
-const BIN = fileURLToPath(new URL('../bin/sync-admin.mjs', import.meta.url));
 /** PROTOCOL.md: a revoked jti is refused on every node within 5 s. */
 const REVOCATION_DEADLINE_MS = 5_000;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 let db: TestDatabase;
 let a: PushServer;
@@ -28,22 +20,14 @@ let b: PushServer;
 let tenant: string;
 
 /** The real sync-admin against the test database, signing with the servers' secret. */
-function syncAdmin(args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        DATABASE_URL: db.url,
-        SYNC_JWT_SECRET: TEST_JWT_SECRET,
-      },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
+function syncAdmin(args: string[]): Promise<ProcessRun> {
+  return runSyncAdmin(args, {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      DATABASE_URL: db.url,
+      SYNC_JWT_SECRET: TEST_JWT_SECRET,
+    },
   });
 }
 

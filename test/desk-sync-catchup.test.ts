@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTITY_TYPES } from '../shared/entities.ts';
-import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts';
-import { deskDir, TestDeskClient } from './support/desk-client.ts';
-import { DeskTestServer } from './support/desk-server.ts';
-import { createTenant } from './support/http.ts';
+import { waitFor, type TestDatabase } from './support/db.ts';
+import { TestDeskClient, type deskDir } from './support/desk-client.ts';
+import { startDeskServer, stopDeskServer, type DeskTestServer } from './support/desk-server.ts';
 
 describe('catch-up after a long time offline', () => {
   let db: TestDatabase;
@@ -13,19 +12,12 @@ describe('catch-up after a long time offline', () => {
   let tenant: string;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    db.pool.on('error', () => undefined);
-    server = new DeskTestServer(db);
-    await server.start();
-    tenant = await createTenant(db.pool);
-    dir = deskDir();
+    ({ db, server, tenant, dir } = await startDeskServer());
     desk = new TestDeskClient(dir.path('desk.db'), tenant, server, await server.token(tenant));
   });
   afterAll(async () => {
     await desk?.close();
-    await server?.stop();
-    await db?.drop();
-    dir?.remove();
+    await stopDeskServer({ db, server, dir });
   });
 
   it("a desk offline while 50 000 server changes happen catches up and matches the server's checksums", async () => {

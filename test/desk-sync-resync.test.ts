@@ -3,10 +3,9 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EntityChecksum } from '../shared/checksum.ts';
 import { ENTITY_TYPES, type EntityType } from '../shared/entities.ts';
-import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts';
-import { deskDir, FAST_SYNC, TestDeskClient } from './support/desk-client.ts';
-import { DeskTestServer } from './support/desk-server.ts';
-import { createTenant } from './support/http.ts';
+import { waitFor, type TestDatabase } from './support/db.ts';
+import { FAST_SYNC, TestDeskClient, type deskDir } from './support/desk-client.ts';
+import { startDeskServer, stopDeskServer, type DeskTestServer } from './support/desk-server.ts';
 import { startProxy, type TestProxy } from './support/http-proxy.ts';
 
 describe('checksum check: a type that differs is downloaded again, and only that type', () => {
@@ -52,12 +51,8 @@ describe('checksum check: a type that differs is downloaded again, and only that
     desk.statuses.slice(statusesBefore).flatMap((s) => (s.lastError === null ? [] : [s.lastError.code]));
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    db.pool.on('error', () => undefined);
-    server = new DeskTestServer(db);
-    await server.start();
+    ({ db, server, tenant, dir } = await startDeskServer());
     proxy = await startProxy(server.url);
-    tenant = await createTenant(db.pool);
     for (let i = 0; i < 5; i++) students.push(randomUUID());
     for (let i = 0; i < 3; i++) teachers.push(randomUUID());
     await db.pool.query(
@@ -76,7 +71,6 @@ describe('checksum check: a type that differs is downloaded again, and only that
       [tenant],
     );
     await server.captured();
-    dir = deskDir();
     // Polling rather than the socket: every request goes through the proxy, which notes it.
     desk = new TestDeskClient(dir.path('desk.db'), tenant, proxy, await server.token(tenant), {
       ...FAST_SYNC,
@@ -89,9 +83,7 @@ describe('checksum check: a type that differs is downloaded again, and only that
   afterAll(async () => {
     await desk?.close();
     await proxy?.close();
-    await server?.stop();
-    await db?.drop();
-    dir?.remove();
+    await stopDeskServer({ db, server, dir });
   });
 
   it('STUDENT rows changed behind the store are found by the check, STUDENT alone is downloaded again, and the desk ends equal to the server for every type', async () => {

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTITY_TYPES } from '../shared/entities.ts';
 import { pruneEvents } from '../server/ops/retention.ts';
-import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts';
-import { deskDir, TestDeskClient } from './support/desk-client.ts';
-import { DeskTestServer } from './support/desk-server.ts';
-import { createTenant } from './support/http.ts';
+import { waitFor, type TestDatabase } from './support/db.ts';
+import { TestDeskClient, type deskDir } from './support/desk-client.ts';
+import { startDeskServer, stopDeskServer, type DeskTestServer } from './support/desk-server.ts';
 
 describe('DeskSync against the real server', () => {
   let db: TestDatabase;
@@ -31,22 +30,15 @@ describe('DeskSync against the real server', () => {
   };
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    db.pool.on('error', () => undefined);
-    server = new DeskTestServer(db);
-    await server.start();
-    tenant = await createTenant(db.pool);
+    ({ db, server, tenant, dir } = await startDeskServer());
     const token = await server.token(tenant);
-    dir = deskDir();
     a = new TestDeskClient(dir.path('a.db'), tenant, server, token);
     b = new TestDeskClient(dir.path('b.db'), tenant, server, token);
   });
   afterAll(async () => {
     await a?.close();
     await b?.close();
-    await server?.stop();
-    await db?.drop();
-    dir?.remove();
+    await stopDeskServer({ db, server, dir });
   });
 
   it('an edit made offline on desk A is acknowledged on reconnect and reaches desk B live within a second', async () => {

@@ -6,7 +6,7 @@ import { signToken } from '../server/auth/tokens.ts';
 import type { RunningServer } from '../server/server.ts';
 import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts';
 import { Chooser, mutateBytes, mutateValue, prng, serialize } from './support/fuzz.ts';
-import { createTenant, startFullServer, TEST_JWT_SECRET } from './support/http.ts';
+import { createTenant, seedExam, startFullServer, TEST_JWT_SECRET } from './support/http.ts';
 
 /**
  * Seeded fuzzing of every route a desk calls, and of socket frames: valid requests, mutated by value
@@ -104,24 +104,7 @@ describe('fuzzing every desk route and socket frames', () => {
     server = await startFullServer(db);
     tenant = await createTenant(db.pool);
     token = await signToken(TEST_JWT_SECRET, { sub: 'fuzz', tenantId: tenant, role: 'desk' }, 3600);
-    const year = randomUUID();
-    const level = randomUUID();
-    const classId = randomUUID();
-    examId = randomUUID();
-    await db.pool.query(
-      `WITH y AS (INSERT INTO academic_years (tenant_id, id, label, start_date, end_date) VALUES ($1, $2, '2026', '2026-09-01', '2027-07-01')),
-            l AS (INSERT INTO school_levels (tenant_id, id, name, rank) VALUES ($1, $3, 'CM2', 5))
-       SELECT 1`,
-      [tenant, year, level],
-    );
-    await db.pool.query(
-      `INSERT INTO classes (tenant_id, id, name, school_level_id, academic_year_id) VALUES ($1, $2, 'CM2 A', $3, $4)`,
-      [tenant, classId, level, year],
-    );
-    await db.pool.query(
-      `INSERT INTO exams (tenant_id, id, class_id, subject, date, max_score) VALUES ($1, $2, $3, 'Maths', '2026-11-02', 20)`,
-      [tenant, examId, classId],
-    );
+    ({ examId } = await seedExam(db.pool, tenant, { yearLabel: '2026', examDate: '2026-11-02' }));
     const students = await db.pool.query<{ id: string; server_version: number }>(
       `INSERT INTO students (tenant_id, id, first_name, last_name)
        SELECT $1, gen_random_uuid(), 'Seed', 'Student ' || g FROM generate_series(1, 20) g RETURNING id, server_version`,

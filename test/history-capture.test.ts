@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { emitOrigin } from '../server/capture/origin.ts';
-import type { SyncRules } from '../server/config/rules.ts';
 import { inTransaction } from '../server/db/pool.ts';
-import { CaptureChild, captureRules, setUpCapture } from './support/capture-env.ts';
-import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts';
+import { captureChildSuite } from './support/capture-env.ts';
+import { waitFor, type TestDatabase } from './support/db.ts';
 
 const ROWS = 30_000;
 const ORIGIN_EVERY = 1_000;
@@ -27,28 +26,14 @@ async function count(
  * restart, their history with them).
  */
 describe('record history across a capture crash', () => {
-  let db: TestDatabase;
-  let rules: SyncRules;
-  const children: CaptureChild[] = [];
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    rules = captureRules(db);
-    await setUpCapture(db, rules);
-  });
-  afterEach(async () => {
-    await Promise.all(children.splice(0).map((c) => c.stop()));
-  });
-  afterAll(async () => {
-    await db?.drop();
-  });
+  const suite = captureChildSuite();
 
   it('a kill -9 of capture mid-batch, then restart, leaves exactly one history entry per change, with its origin', async () => {
+    const { db, start } = suite;
     const tenant = randomUUID();
     await db.pool.query(`INSERT INTO tenants (id, name) VALUES ($1, 'Crash school')`, [tenant]);
     const env = { CAPTURE_BATCH_MAX_ROWS: '500', CAPTURE_QUEUE_MAX_ROWS: '1000' };
-    const first = new CaptureChild(db, rules, 'first', env);
-    children.push(first);
+    const first = start('first', env);
     await waitFor(() => first.lastStatus?.leader === true || null, { timeoutMs: 20_000 });
 
     // One transaction of ROWS inserts, some stamped as uploads, then an UPDATE of every row.
@@ -78,8 +63,7 @@ describe('record history across a capture crash', () => {
     expect(atKill, 'the kill lands mid-stream').toBeLessThan(2 * ROWS);
     expect(atKill).toBe(await count(db, 'sync_events', tenant));
 
-    const second = new CaptureChild(db, rules, 'second', env);
-    children.push(second);
+    const second = start('second', env);
     await waitFor(async () => (await count(db, 'sync_events', tenant)) === 2 * ROWS, { timeoutMs: 90_000 });
     await waitFor(() => second.lastStatus?.queuedRows === 0 || null);
 

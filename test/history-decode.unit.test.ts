@@ -2,6 +2,7 @@ import type { Pgoutput } from 'pg-logical-replication';
 import { describe, expect, it } from 'vitest';
 import { ChangeDecoder } from '../server/capture/decode.ts';
 import { OriginQueue, parseOrigin } from '../server/capture/origin.ts';
+import { relation as tableRelation } from './support/pgoutput.ts';
 
 const T = '00000000-0000-4000-8000-000000000001';
 const E = '00000000-0000-4000-8000-0000000000e1';
@@ -12,7 +13,7 @@ const INT8 = 20;
 const TIMESTAMPTZ = 1184;
 
 function teachers(): Pgoutput.MessageRelation {
-  const columns: [string, number][] = [
+  return tableRelation('teachers', [
     ['tenant_id', UUID],
     ['id', UUID],
     ['first_name', TEXT],
@@ -20,24 +21,7 @@ function teachers(): Pgoutput.MessageRelation {
     ['rank', NUMERIC],
     ['server_version', INT8],
     ['updated_at', TIMESTAMPTZ],
-  ];
-  return {
-    tag: 'relation',
-    relationOid: 1,
-    schema: 'public',
-    name: 'teachers',
-    replicaIdentity: 'full',
-    keyColumns: [],
-    columns: columns.map(([name, typeOid]) => ({
-      name,
-      flags: 0,
-      typeOid,
-      typeMod: -1,
-      typeSchema: null,
-      typeName: null,
-      parser: (raw: unknown) => raw,
-    })),
-  };
+  ]);
 }
 
 const row = {

@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   historyResponseSchema,
@@ -15,9 +13,8 @@ import { signToken } from '../server/auth/tokens.ts';
 import { readHistory } from '../server/history/read.ts';
 import type { RunningServer } from '../server/server.ts';
 import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts';
-import { createTenant, startFullServer, TEST_JWT_SECRET } from './support/http.ts';
-
-const BIN = fileURLToPath(new URL('../bin/sync-admin.mjs', import.meta.url));
+import { createTenant, seedExam, startFullServer, TEST_JWT_SECRET } from './support/http.ts';
+import { runSyncAdmin, type ProcessRun } from './support/run-process.ts';
 
 interface Answer {
   status: number;
@@ -79,24 +76,16 @@ describe('record history', () => {
     return (await history(id)).entries;
   };
   const versionOf = (answer: SyncUpResponse): number => Number(answer.acknowledged[0]?.serverVersion);
-  const admin = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], {
-        cwd: dataDir,
-        env: {
-          PATH: process.env.PATH,
-          HOME: process.env.HOME,
-          SYNC_DATA_DIR: dataDir,
-          DATABASE_URL: db.url,
-          SYNC_JWT_SECRET: TEST_JWT_SECRET,
-        },
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      child.once('error', reject);
-      child.once('close', (code) => resolve({ code, stdout, stderr }));
+  const admin = (args: string[]): Promise<ProcessRun> =>
+    runSyncAdmin(args, {
+      cwd: dataDir,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        SYNC_DATA_DIR: dataDir,
+        DATABASE_URL: db.url,
+        SYNC_JWT_SECRET: TEST_JWT_SECRET,
+      },
     });
 
   beforeAll(async () => {
@@ -108,26 +97,11 @@ describe('record history', () => {
     secretary = await signToken(TEST_JWT_SECRET, { sub: 'm.diallo', tenantId: tenant, role: 'desk' }, 3600);
     teacher = await signToken(TEST_JWT_SECRET, { sub: 'a.sow', tenantId: tenant, role: 'desk' }, 3600);
     stranger = await signToken(TEST_JWT_SECRET, { sub: 'x', tenantId: otherTenant, role: 'admin' }, 3600);
-    const [year, level, klass] = [randomUUID(), randomUUID(), randomUUID()];
-    [exam, student] = [randomUUID(), randomUUID()];
-    await db.pool.query(
-      `WITH y AS (INSERT INTO academic_years (tenant_id, id, label, start_date, end_date)
-                  VALUES ($1, $2, '2026-2027', '2026-09-01', '2027-07-01')),
-            l AS (INSERT INTO school_levels (tenant_id, id, name, rank) VALUES ($1, $3, 'CM2', 5))
-       SELECT 1`,
-      [tenant, year, level],
-    );
-    await db.pool.query(
-      `INSERT INTO classes (tenant_id, id, name, school_level_id, academic_year_id) VALUES ($1, $2, 'CM2 A', $3, $4)`,
-      [tenant, klass, level, year],
-    );
-    await db.pool.query(
-      `INSERT INTO exams (tenant_id, id, class_id, subject, date, max_score) VALUES ($1, $2, $3, 'Maths', '2026-11-20', 20)`,
-      [tenant, exam, klass],
-    );
+    const seeded = await seedExam(db.pool, tenant, { yearLabel: '2026-2027', examDate: '2026-11-20' });
+    [exam, student] = [seeded.examId, randomUUID()];
     await db.pool.query(
       `INSERT INTO students (tenant_id, id, first_name, last_name, class_id) VALUES ($1, $2, 'Awa', 'Ba', $3)`,
-      [tenant, student, klass],
+      [tenant, student, seeded.classId],
     );
   });
   afterAll(async () => {

@@ -9,7 +9,7 @@ import { buildApp, type AppDeps } from '../server/http/app.ts';
 import { SyncMetrics } from '../server/metrics/sync-metrics.ts';
 import type { OutboxEvent } from '../shared/protocol.ts';
 import { createTestDatabase, silentLog, waitFor, type TestDatabase } from './support/db.ts';
-import { createTenant, TEST_JWT_SECRET } from './support/http.ts';
+import { createTenant, listenOnLoopback, TEST_JWT_SECRET } from './support/http.ts';
 
 /** Every sample of a Prometheus text body: name, labels, value. */
 function samples(text: string): { name: string; labels: Record<string, string>; value: number }[] {
@@ -43,10 +43,7 @@ async function startNode(pool: Pool, deps: Partial<AppDeps> = {}): Promise<Node>
   const metrics = deps.metrics ?? new SyncMetrics(silentLog);
   const rules = parseSyncRules({});
   const app = await buildApp(silentLog, { pool, rules, jwtSecret: TEST_JWT_SECRET, ...deps, metrics });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const address = app.server.address();
-  if (address === null || typeof address !== 'object') throw new Error('server has no port');
-  const url = `http://127.0.0.1:${address.port}`;
+  const url = `http://127.0.0.1:${await listenOnLoopback(app)}`;
   return {
     url,
     app,

@@ -9,7 +9,7 @@ import { recreateSlot } from '../server/ops/slot.ts';
 import { replicationStatusSchema, type ReplicationStatus } from '../server/ops/status-schema.ts';
 import { createTestDatabase, silentLog, waitFor, type TestDatabase } from './support/db.ts';
 import { captureRules, setUpCapture } from './support/capture-env.ts';
-import { createTenant } from './support/http.ts';
+import { createTenant, listenOnLoopback } from './support/http.ts';
 
 const SECRET = 'ops-status-test-secret-0123456789abcdef';
 
@@ -28,10 +28,7 @@ describe('replication status', () => {
       captureStatus === undefined ? deps : { ...deps, captureStatus: () => captureStatus },
     );
     apps.push(app);
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const address = app.server.address();
-    if (address === null || typeof address !== 'object') throw new Error('no port');
-    return `http://127.0.0.1:${address.port}`;
+    return `http://127.0.0.1:${await listenOnLoopback(app)}`;
   }
 
   async function get(base: string, role: Role | null, tenantId = tenantA) {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts';
+import { runSyncAdmin, type ProcessRun } from './support/run-process.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const SECRET = 'server-start-test-secret-0123456789abcdef';
@@ -31,21 +32,10 @@ function start(env: Record<string, string>): Started {
 }
 
 /** The real `sync-admin` (bin launcher), with only the given environment. */
-function syncAdmin(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'sync-admin.mjs'), ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
+function syncAdmin(args: string[], env: Record<string, string>): Promise<ProcessRun> {
+  return runSyncAdmin(args, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
   });
 }
 

@@ -67,6 +67,17 @@ describe('uploads through real capture', () => {
     return version;
   };
 
+  /** The sync_log row of the /up of `clientId`, once it is written. */
+  const upLog = (clientId: string): Promise<Body> =>
+    waitFor(async () => {
+      const r = await db.pool.query(
+        `SELECT status, events_count, conflicts_count, rejected_count FROM sync_log
+          WHERE direction = 'UP' AND client_id = $1`,
+        [clientId],
+      );
+      return r.rows[0] as Body | undefined;
+    });
+
   /** Seeds an academic year, a school level, a class of them and an exam of that class. */
   const seedClassWithExam = async (): Promise<{ klass: OutboxEvent; exam: OutboxEvent }> => {
     const year = event(
@@ -319,13 +330,7 @@ describe('uploads through real capture', () => {
       'UPDATE',
     ]);
 
-    const log = await waitFor(async () => {
-      const r = await db.pool.query(
-        `SELECT status, events_count, conflicts_count, rejected_count FROM sync_log
-          WHERE direction = 'UP' AND client_id = 'desk-partial'`,
-      );
-      return r.rows[0] as Body | undefined;
-    });
+    const log = await upLog('desk-partial');
     expect(log).toEqual({ status: 'PARTIAL', events_count: 6, conflicts_count: 0, rejected_count: 1 });
     const audit = await db.pool.query(
       `SELECT outbox_event_id, outcome, code, version_after FROM sync_audit
@@ -374,13 +379,7 @@ describe('uploads through real capture', () => {
       [dangling.id, 'REFERENCE'],
       [blocked.id, 'REFERENCE'],
     ]);
-    const log = await waitFor(async () => {
-      const r = await db.pool.query(
-        `SELECT status, events_count, conflicts_count, rejected_count FROM sync_log
-          WHERE direction = 'UP' AND client_id = 'desk-failed'`,
-      );
-      return r.rows[0] as Body | undefined;
-    });
+    const log = await upLog('desk-failed');
     expect(log).toEqual({ status: 'FAILED', events_count: 4, conflicts_count: 0, rejected_count: 4 });
     const audit = await db.pool.query(
       `SELECT outcome, count(*)::int AS n FROM sync_audit WHERE client_id = 'desk-failed' GROUP BY outcome`,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENTITY_TYPES } from '../shared/entities.ts';
 import type { OutboxEvent, SyncUpResponse } from '../shared/protocol.ts';
 import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts';
 import { createTenant, startTestServer, type TestServer } from './support/http.ts';
@@ -44,6 +45,18 @@ describe('POST /api/sync/up', () => {
       ...overrides,
     });
   };
+  /** An UPDATE of the student `of` creates, based on `localVersion`. */
+  const studentUpdate = (of: OutboxEvent, localVersion: number, payload: Body) =>
+    event(tenant, {
+      entityType: 'STUDENT',
+      entityId: of.entityId,
+      operation: 'UPDATE',
+      localVersion,
+      payload,
+    });
+  /** A DELETE of the student `of` creates, based on `localVersion`. */
+  const studentDelete = (of: OutboxEvent, localVersion: number) =>
+    event(tenant, { entityType: 'STUDENT', entityId: of.entityId, operation: 'DELETE', localVersion });
   const versionOf = async (id: string): Promise<number | undefined> => {
     const r = await db.pool.query<{ server_version: number }>(
       'SELECT server_version FROM students WHERE id = $1',
@@ -54,19 +67,9 @@ describe('POST /api/sync/up', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
+    // Every type but TEACHER, which a desk may then not upload.
     server = await startTestServer(db.pool, {
-      uploadEntityTypes: [
-        'ACADEMIC_YEAR',
-        'SCHOOL_LEVEL',
-        'CLASS',
-        'STUDENT',
-        'EXAM',
-        'GRADE',
-        'PAYMENT',
-        'ATTENDANCE',
-        'ABSENCE',
-        'DISCIPLINARY_INCIDENT',
-      ],
+      uploadEntityTypes: ENTITY_TYPES.filter((type) => type !== 'TEACHER'),
     });
     tenant = await createTenant(db.pool);
     otherTenant = await createTenant(db.pool, 'Other school');
@@ -175,13 +178,7 @@ describe('POST /api/sync/up', () => {
     const e = student();
     const created = await up([e]);
     const version = created.body.acknowledged[0]!.serverVersion;
-    const update = event(tenant, {
-      entityType: 'STUDENT',
-      entityId: e.entityId,
-      operation: 'UPDATE',
-      localVersion: version,
-      payload: { lastName: 'Sow' },
-    });
+    const update = studentUpdate(e, version, { lastName: 'Sow' });
     const { body } = await up([update]);
     expect(body.acknowledged[0]!.serverVersion).toBeGreaterThan(version);
     const row = await db.pool.query('SELECT first_name, last_name FROM students WHERE id = $1', [e.entityId]);
@@ -217,12 +214,7 @@ describe('POST /api/sync/up', () => {
 
     const e = student();
     const version = (await up([e])).body.acknowledged[0]!.serverVersion;
-    const del = event(tenant, {
-      entityType: 'STUDENT',
-      entityId: e.entityId,
-      operation: 'DELETE',
-      localVersion: version,
-    });
+    const del = studentDelete(e, version);
     const { body } = await up([del]);
     expect(body.acknowledged[0]!.serverVersion).toBeGreaterThan(version);
     expect(await versionOf(e.entityId)).toBeUndefined();
@@ -231,12 +223,7 @@ describe('POST /api/sync/up', () => {
   it('a DELETE on a stale version is a conflict and the row stays', async () => {
     const e = student();
     const version = (await up([e])).body.acknowledged[0]!.serverVersion;
-    const del = event(tenant, {
-      entityType: 'STUDENT',
-      entityId: e.entityId,
-      operation: 'DELETE',
-      localVersion: version + 100,
-    });
+    const del = studentDelete(e, version + 100);
     const { body } = await up([del]);
     expect(body.conflicts[0]).toMatchObject({ outboxEventId: del.id, serverData: { id: e.entityId } });
     expect(await versionOf(e.entityId)).toBe(version);
@@ -244,20 +231,8 @@ describe('POST /api/sync/up', () => {
 
   it('events on one entity chain inside a request: CREATE, then UPDATEs based on it, then DELETE', async () => {
     const e = student();
-    const u1 = event(tenant, {
-      entityType: 'STUDENT',
-      entityId: e.entityId,
-      operation: 'UPDATE',
-      localVersion: 0,
-      payload: { lastName: 'Ba' },
-    });
-    const u2 = event(tenant, {
-      entityType: 'STUDENT',
-      entityId: e.entityId,
-      operation: 'UPDATE',
-      localVersion: 0,
-      payload: { firstName: 'Fatou' },
-    });
+    const u1 = studentUpdate(e, 0, { lastName: 'Ba' });
+    const u2 = studentUpdate(e, 0, { firstName: 'Fatou' });
     const { body } = await up([e, u1, u2]);
     expect(body.acknowledged.map((a) => a.outboxEventId)).toEqual([e.id, u1.id, u2.id]);
     const versions = body.acknowledged.map((a) => a.serverVersion);
@@ -268,19 +243,8 @@ describe('POST /api/sync/up', () => {
       [e.entityId],
     );
     expect(row.rows[0]).toEqual({ first_name: 'Fatou', last_name: 'Ba', server_version: versions[2] });
-    const del = event(tenant, {
-      entityType: 'STUDENT',
-      entityId: e.entityId,
-      operation: 'DELETE',
-      localVersion: versions[2]!,
-    });
-    const stale = event(tenant, {
-      entityType: 'STUDENT',
-      entityId: e.entityId,
-      operation: 'UPDATE',
-      localVersion: versions[2]!,
-      payload: { lastName: 'X' },
-    });
+    const del = studentDelete(e, versions[2]!);
+    const stale = studentUpdate(e, versions[2]!, { lastName: 'X' });
     const second = await up([del, stale]);
     expect(second.body.acknowledged.map((a) => a.outboxEventId)).toEqual([del.id]);
     expect(second.body.conflicts).toEqual([
@@ -418,13 +382,7 @@ describe('POST /api/sync/up', () => {
 
   it('I7: the same batch sent twice gets the same answer and is applied once', async () => {
     const e = student();
-    const u = event(tenant, {
-      entityType: 'STUDENT',
-      entityId: e.entityId,
-      operation: 'UPDATE',
-      localVersion: 0,
-      payload: { lastName: 'Twice' },
-    });
+    const u = studentUpdate(e, 0, { lastName: 'Twice' });
     const first = await up([e, u]);
     const version = await versionOf(e.entityId);
     const second = await up([e, u], 'desk-b');
@@ -458,14 +416,7 @@ describe('POST /api/sync/up', () => {
     for (let round = 0; round < 25; round++) {
       const e = student();
       const version = (await up([e])).body.acknowledged[0]!.serverVersion;
-      const edit = (name: string) =>
-        event(tenant, {
-          entityType: 'STUDENT',
-          entityId: e.entityId,
-          operation: 'UPDATE',
-          localVersion: version,
-          payload: { firstName: name },
-        });
+      const edit = (name: string) => studentUpdate(e, version, { firstName: name });
       const [a, b] = await Promise.all([up([edit('A')], 'desk-a'), up([edit('B')], 'desk-b')]);
       const acks = a.body.acknowledged.length + b.body.acknowledged.length;
       const conflicts = a.body.conflicts.length + b.body.conflicts.length;

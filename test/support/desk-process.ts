@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { DeskSyncOptions, SyncStatus } from '../../desktop/sync/index.ts';
+import { onLines, onTail } from './run-process.ts';
 
 const CHILD = fileURLToPath(new URL('./desk-child.ts', import.meta.url));
 
@@ -36,11 +37,7 @@ export class DeskProcess {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.exit = new Promise((resolve) => this.process.once('exit', () => resolve()));
-    let buffered = '';
-    this.process.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
+    onLines(this.process.stdout, (lines) => {
       for (const line of lines) {
         if (line === '') continue;
         const message = JSON.parse(line) as { kind: string; students?: number } & SyncStatus;
@@ -48,9 +45,7 @@ export class DeskProcess {
         if (message.kind === 'committed') this.committedStudents = message.students ?? 0;
       }
     });
-    this.process.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stderr = (this.stderr + chunk).slice(-20_000);
-    });
+    onTail(this.process.stderr, 20_000, (tail) => (this.stderr = tail));
   }
 
   async kill9(): Promise<void> {

@@ -11,8 +11,9 @@ import { TenantHub } from '../../server/fanout/tenant-hub.ts';
 import { buildApp } from '../../server/http/app.ts';
 import { readChecksums, waitForCapture } from '../../server/log/checksum.ts';
 import { captureRules, setUpCapture } from './capture-env.ts';
-import { silentLog, waitFor, type TestDatabase } from './db.ts';
-import { TEST_JWT_SECRET } from './http.ts';
+import { createTestDatabase, silentLog, waitFor, type TestDatabase } from './db.ts';
+import { deskDir } from './desk-client.ts';
+import { createTenant, listenOnLoopback, TEST_JWT_SECRET } from './http.ts';
 
 /**
  * The whole server for desk tests, in this process: capture (WAL → sync_events), fan-out hub, HTTP with
@@ -66,10 +67,7 @@ export class DeskTestServer {
       push: { hub },
       captureStatus: () => capture.status,
     });
-    await app.listen({ port: this.port, host: '127.0.0.1' });
-    const address = app.server.address();
-    if (address === null || typeof address !== 'object') throw new Error('server has no port');
-    this.port = address.port;
+    this.port = await listenOnLoopback(app, this.port);
     this.app = app;
   }
 
@@ -104,4 +102,38 @@ export class DeskTestServer {
   async captured(timeoutMs = 30_000): Promise<void> {
     await waitForCapture(this.db.pool, { slotName: this.rules.capture.slotName, timeoutMs, pollMs: 20 });
   }
+}
+
+/** What `startDeskServer` sets up for a file of desk tests. */
+export interface DeskServerSetup {
+  db: TestDatabase;
+  server: DeskTestServer;
+  tenant: string;
+  /** A temp dir for the desks' SQLite files. */
+  dir: ReturnType<typeof deskDir>;
+}
+
+/**
+ * A test database, a DeskTestServer started on it, one tenant and a temp dir for desk files. Errors of the
+ * database's pool are ignored: a server stopped or the database dropped ends its connections under it.
+ */
+export async function startDeskServer(): Promise<DeskServerSetup> {
+  const db = await createTestDatabase();
+  db.pool.on('error', () => undefined);
+  const server = new DeskTestServer(db);
+  try {
+    await server.start();
+    const tenant = await createTenant(db.pool);
+    return { db, server, tenant, dir: deskDir() };
+  } catch (error) {
+    await stopDeskServer({ db, server });
+    throw error;
+  }
+}
+
+/** Undoes `startDeskServer`, as far as it got: the server stopped, the database dropped, the dir removed. */
+export async function stopDeskServer(setup: Partial<Omit<DeskServerSetup, 'tenant'>>): Promise<void> {
+  await setup.server?.stop();
+  await setup.db?.drop();
+  setup.dir?.remove();
 }

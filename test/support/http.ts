@@ -43,13 +43,18 @@ export function startFullServer(db: TestDatabase): Promise<RunningServer> {
   return startServer(env, rules, silentLog);
 }
 
+/** Starts `app` listening on 127.0.0.1 at `port` (0: any free port); returns the port. */
+export async function listenOnLoopback(app: FastifyInstance, port = 0): Promise<number> {
+  await app.listen({ port, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (address === null || typeof address !== 'object') throw new Error('server has no port');
+  return address.port;
+}
+
 export async function startTestServer(pool: Pool, rulesInput: unknown = {}): Promise<TestServer> {
   const rules = parseSyncRules(rulesInput);
   const app = await buildApp(silentLog, { pool, rules, jwtSecret: TEST_JWT_SECRET });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const address = app.server.address();
-  if (address === null || typeof address !== 'object') throw new Error('server has no port');
-  const url = `http://127.0.0.1:${address.port}`;
+  const url = `http://127.0.0.1:${await listenOnLoopback(app)}`;
   return {
     url,
     app,
@@ -81,6 +86,34 @@ export async function createTenant(pool: Pool, name = 'School'): Promise<string>
   const id = randomUUID();
   await pool.query('INSERT INTO tenants (id, name) VALUES ($1, $2)', [id, name]);
   return id;
+}
+
+/**
+ * Writes straight into the tables, for `tenantId`: an academic year labelled `yearLabel` (2026-09-01 to
+ * 2027-07-01), the level CM2, its class CM2 A and a Maths exam of that class on `examDate`, out of 20.
+ */
+export async function seedExam(
+  pool: Pool,
+  tenantId: string,
+  { yearLabel, examDate }: { yearLabel: string; examDate: string },
+): Promise<{ classId: string; examId: string }> {
+  const [year, level, classId, examId] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+  await pool.query(
+    `WITH y AS (INSERT INTO academic_years (tenant_id, id, label, start_date, end_date)
+                VALUES ($1, $2, $4, '2026-09-01', '2027-07-01')),
+          l AS (INSERT INTO school_levels (tenant_id, id, name, rank) VALUES ($1, $3, 'CM2', 5))
+     SELECT 1`,
+    [tenantId, year, level, yearLabel],
+  );
+  await pool.query(
+    `INSERT INTO classes (tenant_id, id, name, school_level_id, academic_year_id) VALUES ($1, $2, 'CM2 A', $3, $4)`,
+    [tenantId, classId, level, year],
+  );
+  await pool.query(
+    `INSERT INTO exams (tenant_id, id, class_id, subject, date, max_score) VALUES ($1, $2, $3, 'Maths', $4, 20)`,
+    [tenantId, examId, classId, examDate],
+  );
+  return { classId, examId };
 }
 
 /**

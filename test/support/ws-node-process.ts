@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { DeskSocketOptions } from '../../server/socket/options.ts';
 import { waitFor } from './db.ts';
+import { onLines, onTail } from './run-process.ts';
 import type { NodeStatus } from './ws-node.ts';
 
 const NODE = fileURLToPath(new URL('./ws-node.ts', import.meta.url));
@@ -33,17 +34,11 @@ export class NodeProcess {
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let buffered = '';
-    this.process.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      buffered += chunk;
-      const lines = buffered.split('\n');
-      buffered = lines.pop() ?? '';
+    onLines(this.process.stdout, (lines) => {
       const last = lines.filter((l) => l.startsWith('{')).at(-1);
       if (last !== undefined) this.status = JSON.parse(last) as NodeStatus;
     });
-    this.process.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.stderr = (this.stderr + chunk).slice(-20_000);
-    });
+    onTail(this.process.stderr, 20_000, (tail) => (this.stderr = tail));
   }
 
   /** Waits for the first status line (the node listens). */

@@ -8,7 +8,7 @@ import { createPool } from '../../server/db/pool.ts';
 import { buildApp } from '../../server/http/app.ts';
 import type { DeskSocketOptions } from '../../server/socket/options.ts';
 import { silentLog, type TestDatabase } from './db.ts';
-import { TEST_JWT_SECRET } from './http.ts';
+import { listenOnLoopback, TEST_JWT_SECRET } from './http.ts';
 
 /** A server node with live push, in this process: its own hub (LISTEN connection) and HTTP server. */
 export interface PushServer {
@@ -45,13 +45,11 @@ export async function startPushServer(
     jwtSecret: TEST_JWT_SECRET,
     push: { hub, ...(options.socket === undefined ? {} : { options: options.socket }) },
   });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const address = app.server.address();
-  if (address === null || typeof address !== 'object') throw new Error('server has no port');
+  const port = await listenOnLoopback(app);
   let closed = false;
   return {
-    url: `http://127.0.0.1:${address.port}`,
-    wsUrl: `ws://127.0.0.1:${address.port}/api/sync/ws`,
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/api/sync/ws`,
     app,
     hub,
     rules,
