@@ -27,7 +27,7 @@ import { numberArg, seedStudentEvents } from './support/seed-events.ts';
 
 const EVENTS = numberArg('--events', 1_000_000);
 const LIMIT = 10_000;
-const TARGET_SECONDS = 30;
+const TARGET_SECONDS = 20;
 /**
  * The store's group commit during bulk catch-up, as the desk's defaults have it (every 30 s or 250 000
  * changes): a desk doing a long catch-up loses little by committing seldom (a crash refetches the
@@ -37,7 +37,7 @@ const GROUP_COMMIT = {
   maxChanges: numberArg('--group-changes', 250_000),
   maxDelayMs: numberArg('--group-delay-ms', 30_000),
 };
-const TARGET_RATIO = 2.5;
+const TARGET_RATIO = 2;
 const log = pino({ level: 'warn' });
 
 /** STUDENT payloads of about 250 bytes straight into sync_events (what capture would have written). */

@@ -125,7 +125,10 @@ export class CatchUp {
           throw new SyncHttpError('protocol', 200, 'BAD_RESPONSE', 'snapshot page has more but no pageToken');
         }
         // The next page is read by the server while this one is written here.
-        if (page.hasMore) next = quiet(fetchPage(page.pageToken ?? null));
+        if (page.hasMore) {
+          next = quiet(fetchPage(page.pageToken ?? null));
+          await requestSent();
+        }
         store.applySnapshotPage(
           page.changes,
           { cursor: page.cursor, pageToken: page.pageToken ?? null },
@@ -188,7 +191,10 @@ export class CatchUp {
       let next = fetchPage(cursor, true);
       for (;;) {
         const page = await next;
-        if (page.hasMore) next = quiet(fetchPage(page.cursor, false));
+        if (page.hasMore) {
+          next = quiet(fetchPage(page.cursor, false));
+          await requestSent();
+        }
         if (progress.pages === 0 && page.remaining !== undefined) {
           progress.total = page.changes.length + page.remaining;
         }
@@ -219,6 +225,16 @@ const parseSnapshotPage = withSchema(snapshotResponseSchema);
 const parseDownPage = withSchema(syncDownResponseSchema);
 /** How long the first snapshot page waits for the row count (the server answers it once capture caught up). */
 const COUNT_WAIT_MS = 2_000;
+
+/**
+ * Lets the event loop send a request just issued before a page is applied: applying blocks the loop for a
+ * tenth of a second, and a request still queued meanwhile would reach the server only after it, so the
+ * server would read the next page while the desk waits instead of while it applies (measured: a third of
+ * a 1M-change catch-up).
+ */
+function requestSent(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
 
 /** A prefetch that may be abandoned (the page before it failed) must not become an unhandled rejection. */
 function quiet<T>(promise: Promise<T>): Promise<T> {
