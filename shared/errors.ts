@@ -97,9 +97,56 @@ export const OPERATOR_CODES = {
       'nothing when it is a single log line during a leader change; when it repeats, make sure only ' +
       'school-sync servers of one version share the database and nothing else writes sync_capture_state',
   },
+  // sync-admin publication add/remove refusals (exit 1, the code before the message; nothing changed).
+  TABLE_NOT_FOUND: {
+    meaning: 'sync-admin publication: no table of that name on the search path (or in the schema given)',
+    operatorAction: 'check the name: schema.table, or "Quoted" for a mixed-case name',
+  },
+  NOT_A_TABLE: {
+    meaning: 'sync-admin publication: the name is a view, sequence or other relation, not a table',
+    operatorAction: 'publish the table the view reads from',
+  },
+  NO_TENANT_ID: {
+    meaning:
+      'sync-admin publication add: the table has no tenant_id column, so capture could not route its changes',
+    operatorAction: 'add a tenant_id uuid column (the school each row belongs to), then add the table again',
+  },
+  SYNC_TABLE: {
+    meaning:
+      "sync-admin publication add: the table is one of the sync engine's own (sync_*), never published",
+    operatorAction: 'nothing: these tables are read by the server itself',
+  },
+  PUBLICATION_MISSING: {
+    meaning:
+      'the publication does not exist: nothing is captured (sync-admin publication refuses; status says critical)',
+    operatorAction: 'start the server once: it creates the publication (sync-rules capture.publicationName)',
+  },
 } as const satisfies Record<string, { meaning: string; operatorAction: string }>;
 export type OperatorCode = keyof typeof OPERATOR_CODES;
 
 export function isOperatorCode(value: unknown): value is OperatorCode {
   return typeof value === 'string' && Object.hasOwn(OPERATOR_CODES, value);
 }
+
+/**
+ * The warnings of a replication status (sync-admin status, GET /api/admin/replication), most urgent kinds
+ * first; what each means and what to do is README's "what each warning means" (the registry test checks it
+ * names every one). Scripts key on them: never rename one.
+ */
+export const STATUS_WARNING_CODES = [
+  'WAL_LEVEL_NOT_LOGICAL',
+  'SLOT_MISSING',
+  'SLOT_LOST',
+  'SLOT_UNRESERVED',
+  'SLOT_OTHER_DATABASE',
+  'SLOT_INACTIVE',
+  'WAL_RETAINED_CRITICAL',
+  'WAL_RETAINED_HIGH',
+  'PUBLICATION_MISSING',
+  'PUBLICATION_OPERATIONS',
+  'TABLE_NOT_PUBLISHED',
+  'TABLE_WITHOUT_TENANT_ID',
+  'REPLICA_IDENTITY_NOT_FULL',
+  'CAPTURE_NO_LEADER',
+] as const;
+export type StatusWarningCode = (typeof STATUS_WARNING_CODES)[number];

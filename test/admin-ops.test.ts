@@ -225,9 +225,9 @@ describe('sync-admin operations', () => {
 
   it('publication add refuses a table without tenant_id, a missing table and a sync table, changing nothing', async () => {
     const cases: [string, RegExp][] = [
-      ['scratch', /scratch has no tenant_id column/],
-      ['no_such_table', /table no_such_table does not exist/],
-      ['sync_events', /sync_events is one of the sync engine's own tables/],
+      ['scratch', /NO_TENANT_ID: .*scratch has no tenant_id column/],
+      ['no_such_table', /TABLE_NOT_FOUND: table no_such_table does not exist/],
+      ['sync_events', /SYNC_TABLE: .*sync_events is one of the sync engine's own tables/],
     ];
     for (const [table, message] of cases) {
       const run = await sync(['publication', 'add', table]);

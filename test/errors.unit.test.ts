@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CaptureFencedError } from '../server/capture/writer.ts';
+import { PublicationError } from '../server/ops/publication.ts';
 import { ConfigError } from '../server/config/env.ts';
 import {
   ERROR_CODES,
@@ -8,6 +9,7 @@ import {
   isErrorCode,
   isOperatorCode,
   OPERATOR_CODES,
+  STATUS_WARNING_CODES,
 } from '../shared/errors.ts';
 
 describe('the error-code registry', () => {
@@ -34,17 +36,18 @@ describe('the error-code registry', () => {
     expect(isOperatorCode('toString')).toBe(false);
   });
 
-  it('holds the code of every error a process stops or restarts on', () => {
+  it('holds the code of every error a process stops or restarts on, or a sync-admin command refuses with', () => {
     const thrown = [
       new ConfigError('environment', ['PORT: too big']),
       new CaptureFencedError('sync_slot', { lsn: '0/16B3748', partialLsn: null, partialChanges: 0 }),
+      new PublicationError('NO_TENANT_ID', 'scratch has no tenant_id column'),
     ];
     for (const error of thrown) expect(isOperatorCode(error.code), error.code).toBe(true);
   });
 
   it('is documented: README names every code', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    const codes = [...Object.keys(ERROR_CODES), ...Object.keys(OPERATOR_CODES)];
+    const codes = [...Object.keys(ERROR_CODES), ...Object.keys(OPERATOR_CODES), ...STATUS_WARNING_CODES];
     const missing = codes.filter((code) => !readme.includes(`\`${code}\``));
     expect(missing).toEqual([]);
   });

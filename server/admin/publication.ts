@@ -94,7 +94,9 @@ async function publicationChange(fn: () => Promise<PublicationChange>): Promise<
   try {
     return await fn();
   } catch (error) {
-    if (error instanceof PublicationError) throw new AdminError(error.message, { cause: error });
+    if (error instanceof PublicationError) {
+      throw new AdminError(`${error.code}: ${error.message}`, { cause: error });
+    }
     throw error;
   }
 }

@@ -1,11 +1,15 @@
 import { entityTypeOfTable, type EntityType } from '../../shared/entities.ts';
 import { inTransaction, quoteIdentifier, type Pool, type PoolClient } from '../db/pool.ts';
 import { isPgError, SQLSTATE } from '../db/sqlstate.ts';
+import type { OperatorCode } from '../../shared/errors.ts';
 
 /** A publication change that cannot be made as asked; `code` is stable. */
 export class PublicationError extends Error {
   constructor(
-    readonly code: 'TABLE_NOT_FOUND' | 'NOT_A_TABLE' | 'NO_TENANT_ID' | 'SYNC_TABLE' | 'PUBLICATION_MISSING',
+    readonly code: Extract<
+      OperatorCode,
+      'TABLE_NOT_FOUND' | 'NOT_A_TABLE' | 'NO_TENANT_ID' | 'SYNC_TABLE' | 'PUBLICATION_MISSING'
+    >,
     message: string,
   ) {
     super(message);

@@ -1,3 +1,4 @@
+import type { StatusWarningCode } from '../../shared/errors.ts';
 import type { ReplicationStatus, StatusWarning } from './status-schema.ts';
 import { formatBytes, type WalThresholds } from './thresholds.ts';
 
@@ -13,10 +14,10 @@ export interface WarningContext extends WalThresholds {
  */
 export function statusWarnings(status: ReplicationStatus, context: WarningContext): StatusWarning[] {
   const warnings: StatusWarning[] = [];
-  const critical = (code: string, message: string): void => {
+  const critical = (code: StatusWarningCode, message: string): void => {
     warnings.push({ code, severity: 'critical', message });
   };
-  const warning = (code: string, message: string): void => {
+  const warning = (code: StatusWarningCode, message: string): void => {
     warnings.push({ code, severity: 'warning', message });
   };
   const { slot, publication, capture, database } = status;
