@@ -2,7 +2,7 @@ import type { EntityType } from '../../shared/entities.ts';
 import type { Pool } from '../db/pool.ts';
 import type { CursorPosition } from '../log/cursor.ts';
 import {
-  CHANGE_ENVELOPE_BYTES,
+  changeBytesSql,
   changeColumnsSql,
   hiddenFieldsParam,
   pageBudgetColumnsSql,
@@ -76,7 +76,7 @@ q AS (
     t.modified_at,
     t.fits AND (sum(g.bytes) OVER round = g.bytes OR sum(g.bytes) OVER round <= $6::bigint) AS goes
   FROM t CROSS JOIN LATERAL (
-    SELECT CASE WHEN t.fits THEN t.payload_bytes + ${CHANGE_ENVELOPE_BYTES} ELSE 0 END AS bytes
+    SELECT CASE WHEN t.fits THEN ${changeBytesSql('t')} ELSE 0 END AS bytes
   ) g
   WINDOW round AS (ORDER BY t.ord, t.id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 )
