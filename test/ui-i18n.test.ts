@@ -21,21 +21,10 @@ describe('desk UI in French and in English', () => {
     const { page } = ui;
     await page.click(`[data-test=tab-${tab}]`);
     if (tab === 'payments' || tab === 'absences') {
-      // The picker lists what the desk holds when she types: typed again while a resync refills the
-      // students (the checksum check after a refused create downloads the type again), it finds Awa.
-      const search = `[data-test=${tab}-screen] [data-test=pick-student-search]`;
-      const awa = page.locator(`[data-test=pick-student][data-id="${studentId}"]`);
-      await expect
-        .poll(
-          async () => {
-            await page.fill(search, '');
-            await page.fill(search, 'awa');
-            return awa.count();
-          },
-          { timeout: 30_000 },
-        )
-        .toBeGreaterThan(0);
-      await awa.click();
+      // Typed once: while a resync refills the students (the checksum check after a refused create
+      // downloads the type again) the picker lists her as soon as the desk holds her again.
+      await page.fill(`[data-test=${tab}-screen] [data-test=pick-student-search]`, 'awa');
+      await page.click(`[data-test=pick-student][data-id="${studentId}"]`, { timeout: 30_000 });
     }
     if (tab === 'exams' || tab === 'attendance') {
       await page.locator('[data-test=pick-class]').selectOption(classId);

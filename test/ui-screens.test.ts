@@ -186,6 +186,20 @@ describe('desk screens in Chromium', () => {
     return id;
   };
 
+  it('the student picker lists a student the desk receives after the search was typed, without typing again', async () => {
+    const { page } = ui;
+    await page.click('[data-test=tab-payments]');
+    const search = page.locator('[data-test=payments-screen] [data-test=pick-student-search]');
+    await search.fill('zeyn');
+    await expect
+      .poll(() => page.textContent('[data-test=payments-screen] .matches'))
+      .toBe('No student matches.');
+    const zeynab = ui.desk.store.create('STUDENT', { firstName: 'Zeynab', lastName: 'Sow' });
+    await page.waitForSelector(`[data-test=pick-student][data-id="${zeynab.entity.id}"]`);
+    expect(await search.inputValue()).toBe('zeyn');
+    await search.fill('');
+  });
+
   it('payments — a payment of 12,50 entered in the UI reaches the server as 1250 cents', async () => {
     const { page } = ui;
     const awaId = await pickStudent('payments', 'awa', 'Diallo');

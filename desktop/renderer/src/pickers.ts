@@ -68,6 +68,14 @@ export class StudentPicker {
     return this.chosen;
   }
 
+  /**
+   * Lists the matches of what is typed again, keeping the typing: students the desk received after she
+   * typed (a catch-up, or a resync that downloads the students again) appear without typing it again.
+   */
+  refresh(): void {
+    if (this.chosen === null) this.search();
+  }
+
   private search(): void {
     const text = this.input.value;
     if (text.trim() === '') {

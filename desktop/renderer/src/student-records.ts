@@ -51,7 +51,7 @@ export class StudentRecordsScreen {
 
   refresh(): void {
     const student = this.picker.student;
-    if (student === null) return;
+    if (student === null) return this.picker.refresh();
     for (const [section, box] of this.lists) {
       this.bridge
         .query(section.query(student.id))
