@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from './support/db.ts';
 import { UiDesk } from './support/ui-desk.ts';
@@ -185,6 +187,35 @@ describe('desk screens in Chromium', () => {
     await button.click();
     return id;
   };
+
+  it('grades — a score typed but not saved survives a resync of the exams (the exam gone a moment): the panel stays open', async () => {
+    const { page } = ui;
+    const lucas = page.locator('[data-test=grade-row]', { hasText: 'Martin' });
+    await lucas.locator('[data-test=score-input]').fill('13');
+    // A stray exam row written behind the store: the checksum check downloads EXAM again, which takes the
+    // rows of the type away and brings them back.
+    const stray = randomUUID();
+    const sqlite = new Database(ui.desk.path);
+    try {
+      sqlite
+        .prepare(
+          `INSERT INTO entities (entity_type, id, tenant_id, server_version, doc) VALUES ('EXAM', ?, ?, 1, ?)`,
+        )
+        .run(stray, ui.desk.tenantId, JSON.stringify({ id: stray, subject: 'Stray' }));
+    } finally {
+      sqlite.close();
+    }
+    ui.desk.sync?.requestCheck();
+    await waitFor(
+      () =>
+        (ui.desk.store.get('EXAM', stray) === undefined && ui.desk.store.get('EXAM', examId) !== undefined) ||
+        undefined,
+      { message: 'EXAM downloaded again (the stray row gone, the exam back)', timeoutMs: 30_000 },
+    );
+    await expect.poll(() => page.isVisible('[data-test=grades]')).toBe(true);
+    expect(await lucas.locator('[data-test=score-input]').inputValue()).toBe('13');
+    await lucas.locator('[data-test=score-input]').fill('');
+  });
 
   it('the student picker lists a student the desk receives after the search was typed, without typing again', async () => {
     const { page } = ui;

@@ -277,9 +277,11 @@ export class DeskSync implements Service {
   }
 
   private async check(signal: AbortSignal): Promise<ChecksumStatus | null> {
+    // Cleared before, not after: a request that arrives while this check runs asks for another one. A check
+    // that could not run (an upload in flight, every type unsettled) is asked for again when uploads drain.
+    this.checkDue = false;
     const result = await this.checker.run(signal);
     if (result !== null) {
-      this.checkDue = false;
       this.lastCheckAt = Date.now();
       if (!result.matched) this.log.error({ result }, 'desk still differs from the server after a resync');
     }
@@ -288,6 +290,8 @@ export class DeskSync implements Service {
 
   /** Stays live on the socket (or polls) until it is time to catch up over HTTP again. */
   private async waitForChanges(signal: AbortSignal): Promise<void> {
+    // A check asked for while this round caught up or compared: go round again rather than wait.
+    if (this.checkAllowed()) return;
     if (!this.socketAvailable) {
       await this.downloadWake.wait(this.options.pollIntervalMs, signal);
       return;

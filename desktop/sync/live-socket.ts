@@ -45,6 +45,8 @@ export function socketUrlOf(serverUrl: string): string {
  */
 export class LiveSocket {
   private current: WebSocket | null = null;
+  /** end() was called while a session was starting (before its socket existed): it ends once it does. */
+  private endRequested = false;
 
   constructor(
     private readonly log: Logger,
@@ -57,15 +59,18 @@ export class LiveSocket {
     },
   ) {}
 
-  /** Ends the open session (it resolves 'stopped'). */
+  /** Ends the open session, or the one starting (it resolves 'stopped'). */
   end(): void {
+    this.endRequested = true;
     this.current?.close(1000, 'desk ended the session');
   }
 
   /** Runs a session until the socket closes. Rejects with a network SyncHttpError when it cannot open. */
   async session(signal: AbortSignal): Promise<LiveEnd> {
     const { store, status, options } = this.deps;
+    this.endRequested = false;
     const token = await currentToken(options.token);
+    if (this.endRequested) return 'stopped';
     const ws = new WebSocket(options.url, {
       headers: { authorization: `Bearer ${token}` },
       handshakeTimeout: options.connectTimeoutMs,

@@ -79,8 +79,10 @@ export class GradesPanel {
 
   refresh(): void {
     const exam = this.exam;
-    this.root.hidden = exam === null;
-    if (exam === null) return;
+    if (exam === null) {
+      this.root.hidden = true;
+      return;
+    }
     Promise.all([
       this.bridge.get('EXAM', exam.id),
       this.bridge.query({ name: 'studentsOfClass', classId: String(exam.classId) }),
@@ -88,7 +90,10 @@ export class GradesPanel {
       this.bridge.refusals('GRADE'),
     ])
       .then(([fresh, students, grades, refusals]) => {
-        if (fresh === null) return this.show(null);
+        // Gone: deleted, or for a moment while the desk downloads the exams again (a resync takes a type's
+        // rows away and brings them back). Hidden until it is back, with what was typed kept.
+        this.root.hidden = fresh === null;
+        if (fresh === null) return;
         this.exam = fresh;
         this.draw(fresh, students, grades, refusals);
       })
