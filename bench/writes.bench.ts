@@ -37,7 +37,11 @@ const VARIANTS: Variant[] = [
   { label: 'for scale: bare, no foreign keys', table: 'bare_students_nofk' },
 ];
 
-/** Copies of `students` without what sync adds, and with each part alone. */
+/**
+ * Copies of `students` without what sync adds, and with each part alone: its columns, defaults, keys and
+ * index (LIKE … INCLUDING, so the copies follow the schema), its foreign keys added back, and a default for
+ * server_version, which no trigger sets on the bare copies.
+ */
 async function createTables(pool: Pool): Promise<void> {
   for (const table of [
     'bare_students',
@@ -45,24 +49,11 @@ async function createTables(pool: Pool): Promise<void> {
     'bare_students_full',
     'bare_students_nofk',
   ]) {
-    const keys =
-      table === 'bare_students_nofk'
-        ? ''
-        : `, FOREIGN KEY (tenant_id, class_id) REFERENCES classes (tenant_id, id)`;
-    await pool.query(`
-      CREATE TABLE ${table} (
-        tenant_id uuid NOT NULL ${table === 'bare_students_nofk' ? '' : 'REFERENCES tenants (id)'},
-        id uuid NOT NULL,
-        first_name text NOT NULL,
-        last_name text NOT NULL,
-        birth_date date,
-        class_id uuid,
-        notes text,
-        server_version bigint NOT NULL DEFAULT 0,
-        updated_at timestamptz NOT NULL DEFAULT now(),
-        PRIMARY KEY (tenant_id, id)${keys}
-      )`);
-    await pool.query(`CREATE INDEX ${table}_class_idx ON ${table} (tenant_id, class_id)`);
+    await pool.query(`CREATE TABLE ${table} (LIKE students INCLUDING DEFAULTS INCLUDING INDEXES)`);
+    await pool.query(`ALTER TABLE ${table} ALTER COLUMN server_version SET DEFAULT 0`);
+    if (table === 'bare_students_nofk') continue;
+    await pool.query(`ALTER TABLE ${table} ADD FOREIGN KEY (tenant_id) REFERENCES tenants (id),
+      ADD FOREIGN KEY (tenant_id, class_id) REFERENCES classes (tenant_id, id)`);
   }
   await pool.query(`CREATE TRIGGER bare_students_trigger_version BEFORE INSERT OR UPDATE ON bare_students_trigger
     FOR EACH ROW EXECUTE FUNCTION sync_bump_server_version()`);
