@@ -18,7 +18,7 @@ import { ensurePublication, ensureSlot } from '../server/capture/setup.ts';
 import { parseSyncRules } from '../server/config/rules.ts';
 import type { Pool } from '../server/db/pool.ts';
 import { startBenchPostgres } from './support/postgres.ts';
-import { ownCpuSeconds, postgresCpuSeconds } from './ws-support.ts';
+import { ownCpuSeconds, percentile, postgresCpuSeconds, sortedOf } from './ws-support.ts';
 
 const TOTAL_ROWS = 200_000;
 const ROWS_PER_TXN = 1_000;
@@ -245,9 +245,9 @@ async function main(): Promise<void> {
       );
     }
 
-    const bare = median(bareRates);
-    const plain = median(plainRates);
-    const stored = median(captureRates);
+    const bare = percentile(sortedOf(bareRates), 50);
+    const plain = percentile(sortedOf(plainRates), 50);
+    const stored = percentile(sortedOf(captureRates), 50);
     const ratio = stored / bare;
     console.log(`  median (a) bare pgoutput  ${fmt(bare)} rows/s   decode and discard`);
     console.log(`  median (b) no history     ${fmt(plain)} rows/s   stored in sync_events`);
@@ -261,11 +261,6 @@ async function main(): Promise<void> {
   } finally {
     await postgres.stop();
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 await main();

@@ -18,6 +18,7 @@ import { parseSyncRules } from '../server/config/rules.ts';
 import type { Pool } from '../server/db/pool.ts';
 import { startBenchPostgres } from './support/postgres.ts';
 import { numberArg } from './support/seed-events.ts';
+import { percentile, sortedOf } from './ws-support.ts';
 
 const ROWS = numberArg('--rows', 10_000);
 const ROUNDS = numberArg('--rounds', 7);
@@ -104,11 +105,6 @@ async function measure(
   return { insertMs, updateMs };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 async function main(): Promise<void> {
   const postgres = await startBenchPostgres({ name: 'bench-writes', poolMax: 2, log });
   const { pool } = postgres;
@@ -131,24 +127,24 @@ async function main(): Promise<void> {
       }
     }
     const floor = times.get('bare_students')!;
-    const floorInsert = median(floor.insert);
-    const floorUpdate = median(floor.update);
+    const floorInsert = percentile(sortedOf(floor.insert), 50);
+    const floorUpdate = percentile(sortedOf(floor.update), 50);
     console.log(
       `the school's own writes: ${ROWS.toLocaleString('en')}-row INSERT, then UPDATE of those rows; ` +
         `medians of ${ROUNDS} rounds`,
     );
     for (const variant of VARIANTS) {
       const t = times.get(variant.table)!;
-      const insert = median(t.insert);
-      const update = median(t.update);
+      const insert = percentile(sortedOf(t.insert), 50);
+      const update = percentile(sortedOf(t.update), 50);
       console.log(
         `  ${variant.label.padEnd(30)} INSERT ${insert.toFixed(1).padStart(7)} ms (${(insert / floorInsert).toFixed(2)}×)` +
           `   UPDATE ${update.toFixed(1).padStart(7)} ms (${(update / floorUpdate).toFixed(2)}×)`,
       );
     }
     const synced = times.get('students')!;
-    const insertRatio = median(synced.insert) / floorInsert;
-    const updateRatio = median(synced.update) / floorUpdate;
+    const insertRatio = percentile(sortedOf(synced.insert), 50) / floorInsert;
+    const updateRatio = percentile(sortedOf(synced.update), 50) / floorUpdate;
     const met = insertRatio <= TARGET_RATIO && updateRatio <= TARGET_RATIO;
     console.log(
       `  target synced ≤ ${TARGET_RATIO}× the floor: INSERT ${insertRatio.toFixed(2)}×, UPDATE ${updateRatio.toFixed(2)}× → ${met ? 'met' : 'NOT met'}`,

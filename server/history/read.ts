@@ -140,10 +140,12 @@ function entryOf(type: EntityType, row: HistoryRow, hidden: ReadonlySet<string>)
  * keys in jsonb's order, shortest first, which is no order a reader expects.
  */
 function changesOf(type: EntityType, row: HistoryRow, hidden: ReadonlySet<string>): HistoryEntry['changes'] {
-  const rank = fieldRank(type);
-  const stored = Object.entries(row.changes).sort(
-    ([a], [b]) => (rank.get(a) ?? rank.size) - (rank.get(b) ?? rank.size),
-  );
+  const fields = ENTITY_FIELDS[type];
+  const rank = (field: string): number => {
+    const at = fields.indexOf(field);
+    return at < 0 ? fields.length : at;
+  };
+  const stored = Object.entries(row.changes).sort(([a], [b]) => rank(a) - rank(b));
   const changes: HistoryEntry['changes'] = {};
   for (const [field, value] of stored) {
     if (hidden.has(field)) continue;
@@ -155,18 +157,6 @@ function changesOf(type: EntityType, row: HistoryRow, hidden: ReadonlySet<string
           : { from: value, to: null };
   }
   return changes;
-}
-
-const FIELD_RANKS = new Map<EntityType, ReadonlyMap<string, number>>();
-
-/** Each field of a type by its place in the type's schema. */
-function fieldRank(type: EntityType): ReadonlyMap<string, number> {
-  let rank = FIELD_RANKS.get(type);
-  if (rank === undefined) {
-    rank = new Map(ENTITY_FIELDS[type].map((field, i) => [field, i]));
-    FIELD_RANKS.set(type, rank);
-  }
-  return rank;
 }
 
 /** Postgres' JSON form of a timestamptz ('2024-11-28T08:02:00.123456+00:00') as the server prints times. */

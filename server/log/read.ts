@@ -63,8 +63,8 @@ export function changeColumnsSql(alias: string, hiddenParam: string): string {
 
 /**
  * The most a change's JSON adds to a page beside its payload: the envelope's keys and values (ids, type,
- * version, time) and a comma. Page budgets count each change as its payload's bytes plus this, so that a
- * page's JSON stays within the budget without measuring what is spliced.
+ * version, time) and a comma. Snapshot pages count each row as its JSON's bytes plus this (snapshot.ts);
+ * pages of the change log count each change exactly (changeBytesSql).
  */
 export const CHANGE_ENVELOPE_BYTES = 256;
 
