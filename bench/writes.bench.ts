@@ -147,7 +147,7 @@ async function main(): Promise<void> {
     const updateRatio = percentile(sortedOf(synced.update), 50) / floorUpdate;
     const met = insertRatio <= TARGET_RATIO && updateRatio <= TARGET_RATIO;
     console.log(
-      `  target synced ≤ ${TARGET_RATIO}× the floor: INSERT ${insertRatio.toFixed(2)}×, UPDATE ${updateRatio.toFixed(2)}× → ${met ? 'met' : 'NOT met'}`,
+      `  target synced ≤ ${TARGET_RATIO}× the floor: INSERT ${insertRatio.toFixed(2)}×, UPDATE ${updateRatio.toFixed(2)}× → ${met ? 'MET' : 'NOT MET'}`,
     );
     if (!met) process.exitCode = 1;
     await pool.query(`SELECT pg_drop_replication_slot('bench_writes_slot')`);

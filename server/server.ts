@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { removeEmbeddedUrl, writeEmbeddedUrl } from './admin/embedded-url.ts';
-import { Capture } from './capture/capture.ts';
+import { Capture, defaultCaptureIdentity } from './capture/capture.ts';
 import { ensurePublication } from './capture/setup.ts';
 import type { Env } from './config/env.ts';
 import { serverJwtSecret } from './config/jwt-secret.ts';
@@ -91,13 +91,25 @@ export async function startServer(env: Env, rules: SyncRules, log: Logger): Prom
     await ensurePublication(pool, rules);
     await prepareSlot(pool, log.child({ component: 'slot' }), rules.capture.slotName);
 
+    const metrics = new SyncMetrics(log.child({ component: 'metrics' }));
+    // Every server node pushes to its own desks: one LISTEN and one read per woken tenant, except for the
+    // batches its own capture hands over (started below, after the operations services).
+    const identity = defaultCaptureIdentity();
+    const hub = new TenantHub(log.child({ component: 'fanout' }), {
+      connectionString: databaseUrl,
+      pool,
+      rules,
+      captureIdentity: identity,
+      onPushed: (seconds) => metrics.observePushLatency(seconds),
+    });
     const capture = new Capture(log.child({ component: 'capture' }), {
       connectionString: databaseUrl,
       pool,
       rules,
+      identity,
+      onStored: (stored) => hub.handOff(stored),
     });
     start(capture);
-    const metrics = new SyncMetrics(log.child({ component: 'metrics' }));
     metrics.setCaptureSource(() => capture.status);
     const slotName = rules.capture.slotName;
     start(
@@ -120,13 +132,6 @@ export async function startServer(env: Env, rules: SyncRules, log: Logger): Prom
     );
     start(new RetentionService(log.child({ component: 'retention' }), { pool, rules }));
 
-    // Every server node pushes to its own desks: one LISTEN and one read per woken tenant, whoever captures.
-    const hub = new TenantHub(log.child({ component: 'fanout' }), {
-      connectionString: databaseUrl,
-      pool,
-      rules,
-      onPushed: (seconds) => metrics.observePushLatency(seconds),
-    });
     start(hub);
     await hub.listening;
 

@@ -86,7 +86,7 @@ describe('capture: acknowledgement, TRUNCATE and leadership', () => {
           const r = await db.pool.query<{ n: number }>(
             `SELECT count(*)::int AS n FROM pg_stat_activity
               WHERE datname = current_database() AND wait_event_type = 'Lock'
-                AND query LIKE 'UPDATE sync_capture_state%SET last_commit_lsn = $5%'`,
+                AND query LIKE '%UPDATE sync_capture_state%SET last_commit_lsn = $5%'`,
           );
           return r.rows[0]!.n > 0;
         },

@@ -50,6 +50,7 @@ function read(
     tenantId: TENANT,
     after: afterId === null ? null : { epoch: 0, eventId: afterId },
     state: { ...state, lastIssuedId: 1_000_000 },
+    visibleEnd: Math.max(afterId ?? 0, state.tailId, ...ids),
     changes: ids.map((id, i) => ({
       id,
       entityType: types[i] ?? 'STUDENT',
@@ -133,6 +134,23 @@ describe('fan-out of one tenant on one node', () => {
     expect(channel.live.has(full)).toBe(false);
     expect(ok.ids(0)).toEqual(['6']);
     expect(channel.tail).toEqual({ epoch: 0, eventId: 6 });
+  });
+
+  it('knows how far it has the tenant’s log: a read’s snapshot, a read cut short, a batch handed over', () => {
+    const desk = new FakeDesk({ epoch: 0, eventId: 20 });
+    const channel = channelWith(20, desk);
+    expect(channel.coveredTo).toBe(20);
+    // Other tenants' changes up to 90 were visible to the read: nothing of this tenant up to there is new.
+    channel.apply({ ...read(20, [25]), visibleEnd: 90 });
+    expect([channel.tail?.eventId, channel.coveredTo]).toEqual([25, 90]);
+    // A read cut short by its limit knows the log only up to its last change.
+    channel.apply({ ...read(25, [95, 96]), visibleEnd: 120, hasMore: true });
+    expect(channel.coveredTo).toBe(96);
+    channel.extend(read(96, [130, 131]).changes, 140);
+    expect(desk.ids(2)).toEqual(['130', '131']);
+    expect([channel.tail?.eventId, channel.coveredTo, desk.position.eventId]).toEqual([131, 140, 131]);
+    channel.drop(desk);
+    expect([channel.tail, channel.coveredTo]).toEqual([null, -1]);
   });
 
   it('a read from a tail that moved meanwhile is refused; a tail the log no longer serves resyncs its desks', () => {

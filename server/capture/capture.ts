@@ -16,11 +16,20 @@ export interface CaptureOptions {
   pool: Pool;
   /** `history` unset: history is written (the sync rule's default). */
   rules: Pick<SyncRules, 'entityTypes' | 'hiddenFields' | 'capture'> & Partial<Pick<SyncRules, 'history'>>;
-  /** Called after each committed batch (for in-process fan-out); `all` after a TRUNCATE. */
-  onStored?: (stored: { tenantIds: string[]; lastEventId: number; all: boolean }) => void;
-  /** Recorded in sync_capture_state.leader; defaults to `${hostname}:${pid}`. */
+  /**
+   * Called after each committed batch, in commit order: its tenants and last id (`all` after a TRUNCATE),
+   * the batch itself for this process's push path (TenantHub.handOff), and this capture's identity, which
+   * its notifications carry.
+   */
+  onStored?: (stored: HandedOver) => void;
+  /** Recorded in sync_capture_state.leader and sent in notifications; defaults to defaultCaptureIdentity(). */
   identity?: string;
 }
+
+/** What capture hands its onStored callback after each batch. */
+export type HandedOver = Pick<StoredBatch, 'tenantIds' | 'lastEventId' | 'all' | 'committed'> & {
+  capture: string;
+};
 
 /**
  * What capture is doing: waiting for leadership (`standby`), leading and streaming the slot (`streaming`),
@@ -42,6 +51,11 @@ export interface CaptureStatus {
   queuedRows: number;
   /** Transactions received again after a restart and skipped as already stored (at most one per restart). */
   skippedTransactions: number;
+}
+
+/** How a capture names itself (sync_capture_state.leader, its notifications) unless told: `host:pid`. */
+export function defaultCaptureIdentity(): string {
+  return `${hostname()}:${process.pid}`;
 }
 
 const BACKOFF_MIN_MS = 250;
@@ -75,7 +89,7 @@ export class Capture implements Service {
     private readonly log: Logger,
     private readonly options: CaptureOptions,
   ) {
-    this.identity = options.identity ?? `${hostname()}:${process.pid}`;
+    this.identity = options.identity ?? defaultCaptureIdentity();
     this.decoder = new ChangeDecoder(options.rules, { history: options.rules.history?.enabled ?? true });
     this.writer = new BatchWriter(log, {
       pool: options.pool,
@@ -233,7 +247,7 @@ export class Capture implements Service {
     this.eventsStored += batch.events;
     this.rate.record(batch.events);
     try {
-      this.options.onStored?.({ tenantIds: batch.tenantIds, lastEventId: batch.lastEventId, all: batch.all });
+      this.options.onStored?.({ ...batch, capture: this.identity });
     } catch (error) {
       this.log.error({ err: error }, 'onStored callback failed');
     }

@@ -5,9 +5,9 @@ import type { Logger } from 'pino';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.ts';
 import { assert } from '../../shared/asserts.ts';
 import { bumpAllEpochs } from '../log/epoch.ts';
-import { encodeNotification, SYNC_EVENTS_CHANNEL } from '../log/notification.ts';
-import type { ChangeRow } from './decode.ts';
-import type { ChangeOrigin } from './origin.ts';
+import type { CommittedBatch } from '../log/committed-batch.ts';
+import { encodeNotification, notificationAround, SYNC_EVENTS_CHANNEL } from '../log/notification.ts';
+import { Columns, committedBatch, emptyBatch } from './stored-rows.ts';
 import type { CapturedTransaction } from './transactions.ts';
 
 /**
@@ -29,6 +29,8 @@ export interface StoredBatch {
   lastEventId: number;
   events: number;
   progress: CaptureProgress;
+  /** The batch for this process's push path; null after a TRUNCATE (every tenant reads the log again). */
+  committed: CommittedBatch | null;
 }
 
 /** Another capture stored progress this one did not expect: it is no longer the only writer. */
@@ -41,50 +43,6 @@ export class CaptureFencedError extends Error {
         : `${expected.lsn} (+${expected.partialChanges} of ${expected.partialLsn})`;
     super(`capture progress of slot ${slotName} moved past ${at}: another capture is writing`);
     this.name = 'CaptureFencedError';
-  }
-}
-
-/**
- * sync_events columns as parallel arrays, stored by one COPY. What is the same for a whole transaction
- * (commit LSN, xid, commit time) is kept once per transaction and each row points at its transaction.
- */
-class Columns {
-  readonly payload: string[] = [];
-  readonly tenantId: string[] = [];
-  readonly entityType: string[] = [];
-  readonly entityId: string[] = [];
-  readonly operation: string[] = [];
-  readonly serverVersion: (string | null)[] = [];
-  /** 1-based index into the per-transaction arrays below. */
-  readonly txn: number[] = [];
-  /** The upload each row came from (its desk, and history's user, edit time and decision); null: another writer. */
-  readonly origin: (ChangeOrigin | null)[] = [];
-  /** History's field changes; null for every row when history is off. */
-  readonly changes: (string | null)[] = [];
-  readonly commitLsn: string[] = [];
-  readonly xid: number[] = [];
-  readonly commitTime: string[] = [];
-
-  get length(): number {
-    return this.tenantId.length;
-  }
-
-  startTransaction(txn: CapturedTransaction): void {
-    this.commitLsn.push(txn.commitLsn);
-    this.xid.push(txn.xid);
-    this.commitTime.push(txn.commitTime);
-  }
-
-  push(row: ChangeRow, origin: ChangeOrigin | null): void {
-    this.payload.push(row.payload);
-    this.tenantId.push(row.tenantId);
-    this.entityType.push(row.entityType);
-    this.entityId.push(row.entityId);
-    this.operation.push(row.operation);
-    this.serverVersion.push(row.serverVersion);
-    this.txn.push(this.commitLsn.length);
-    this.origin.push(origin);
-    this.changes.push(row.changes);
   }
 }
 
@@ -102,9 +60,62 @@ const COPY_EVENTS = `COPY sync_events (tenant_id, entity_type, entity_id, operat
 const COPY_CHUNK_ROWS = 1_000;
 
 /**
+ * The batch's first UPDATE: it moves the progress row, and only if it still holds the LSN this capture
+ * last stored, so a capture that lost leadership without noticing cannot store anything twice. The row's
+ * lock also makes capture the log's only writer while the batch is stored: nothing else enters the log
+ * between the batch's snapshot and its commit (CommittedBatch.afterId relies on it).
+ * $1 slot, $2–$4 the progress expected, $5–$7 the new one, $8 last commit time, $9 events, $10 leader.
+ */
+const FENCE_SQL = `UPDATE sync_capture_state
+    SET last_commit_lsn = $5, partial_commit_lsn = $6, partial_changes = $7,
+        last_commit_time = coalesce($8, last_commit_time), events_stored = events_stored + $9,
+        leader = $10, updated_at = now()
+  WHERE slot_name = $1 AND last_commit_lsn = $2
+    AND partial_commit_lsn IS NOT DISTINCT FROM $3::pg_lsn AND partial_changes = $4`;
+
+/** The log's last visible id and the epochs of tenants `$11`, in the statement's snapshot. */
+const LOG_STATE_SQL = `(SELECT coalesce(max(id), 0) FROM sync_events)::text AS after_id,
+  (SELECT json_object_agg(tenant_id, epoch) FROM sync_tenant_log WHERE tenant_id = ANY($11::uuid[]))::text AS epochs`;
+
+/**
+ * A batch of at most SINGLE_STATEMENT_ROWS rows in ONE statement (its own transaction): the fence, the
+ * rows (from arrays, ids drawn in the arrays' order, which is commit order; a DELETE's missing version
+ * drawn after it, in row order), the log state, and the notification with the last id drawn. One round
+ * trip instead of six is most of what a change waits for between its commit and a desk (issue 14).
+ * $12… the columns of the rows, $28 the channel, $29 the notification before the id, $30 after it.
+ */
+const STORE_BATCH_SQL = `
+WITH fence AS (${FENCE_SQL} RETURNING 1),
+added AS (
+  INSERT INTO sync_events (tenant_id, entity_type, entity_id, operation, payload, server_version, commit_lsn,
+    xid, modified_at, origin_client_id, origin_outbox_event_id, payload_bytes, changes, edited_at,
+    origin_user_id, decision)
+  SELECT r.tenant_id::uuid, r.entity_type, r.entity_id::uuid, r.operation, r.payload::jsonb,
+    coalesce(r.server_version::bigint, nextval('server_version_seq')), r.commit_lsn::pg_lsn, r.xid::bigint,
+    r.modified_at::timestamptz, r.origin_client_id, r.origin_outbox_event_id::uuid, r.payload_bytes,
+    r.changes::json, r.edited_at::timestamptz, r.origin_user_id, r.decision
+  FROM unnest($12::text[], $13::text[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
+    $19::text[], $20::text[], $21::text[], $22::text[], $23::integer[], $24::text[], $25::text[], $26::text[],
+    $27::text[])
+    AS r(tenant_id, entity_type, entity_id, operation, payload, server_version, commit_lsn, xid, modified_at,
+      origin_client_id, origin_outbox_event_id, payload_bytes, changes, edited_at, origin_user_id, decision)
+  WHERE EXISTS (SELECT FROM fence)
+  RETURNING id, server_version
+)
+SELECT (SELECT count(*) FROM fence)::integer AS fenced,
+  ${LOG_STATE_SQL},
+  (SELECT min(id) FROM added)::text AS first_id,
+  (SELECT max(id) FROM added)::text AS last_id,
+  (SELECT array_agg(server_version ORDER BY id)::text[] FROM added) AS versions,
+  (SELECT pg_notify($28, $29 || max(id)::text || $30) FROM added HAVING count(*) > 0) AS notified`;
+
+/** Batches up to this many rows are stored by STORE_BATCH_SQL; larger ones by COPY, in a transaction. */
+const SINGLE_STATEMENT_ROWS = 256;
+
+/**
  * Stores batches of committed transactions: their events, the capture progress and the notification, in
- * one Postgres transaction. The progress row is updated first and only if it still holds the LSN this
- * capture last stored, so a capture that lost leadership without noticing cannot store anything twice.
+ * one Postgres transaction, fenced by FENCE_SQL. A batch without a TRUNCATE is handed back as a
+ * CommittedBatch for the push path of this process.
  */
 export class BatchWriter {
   constructor(
@@ -122,27 +133,103 @@ export class BatchWriter {
       partialChanges: last.partial ? last.changesThrough : 0,
     };
     const { steps, events, tenantIds, truncated } = plan(batch);
+    const fence = [
+      this.options.slotName,
+      expected.lsn,
+      expected.partialLsn,
+      expected.partialChanges,
+      progress.lsn,
+      progress.partialLsn,
+      progress.partialChanges,
+      complete?.commitTime ?? null,
+      events,
+      this.options.identity,
+    ];
+    const tenants = [...tenantIds];
+    const summary = { tenantIds: tenants, events, progress };
+    if (truncated) {
+      const lastEventId = await this.#writeSteps(steps, fence, expected);
+      return { ...summary, all: true, lastEventId, committed: null };
+    }
+    const columns = steps[0]?.kind === 'rows' ? steps[0].columns : new Columns();
+    const stored =
+      columns.length <= SINGLE_STATEMENT_ROWS
+        ? await this.#writeOneStatement(columns, tenants, fence, expected)
+        : await this.#writeCopy(columns, tenants, fence, expected);
+    return { ...summary, all: false, lastEventId: stored.lastId, committed: stored.committed };
+  }
+
+  async #writeOneStatement(
+    columns: Columns,
+    tenants: string[],
+    fence: unknown[],
+    expected: CaptureProgress,
+  ): Promise<Stored> {
+    const rows = columns.rowValues(jsonbTextBytes);
+    const result = await this.options.pool.query<{
+      fenced: number;
+      after_id: string;
+      epochs: string | null;
+      first_id: string | null;
+      last_id: string | null;
+      versions: string[] | null;
+    }>({
+      name: 'capture-store-batch',
+      text: STORE_BATCH_SQL,
+      values: [
+        ...fence,
+        tenants,
+        ...rows,
+        SYNC_EVENTS_CHANNEL,
+        ...notificationAround(tenants, this.options.identity),
+      ],
+    });
+    const row = result.rows[0];
+    assert(row !== undefined, 'the batch statement returns one row');
+    if (row.fenced !== 1) throw new CaptureFencedError(this.options.slotName, expected);
+    const afterId = Number(row.after_id);
+    if (row.last_id === null) return { lastId: afterId, committed: emptyBatch(afterId) };
+    const firstId = Number(row.first_id);
+    const lastId = Number(row.last_id);
+    return {
+      lastId,
+      committed: committedBatch(afterId, firstId, lastId, row.epochs, columns, row.versions ?? []),
+    };
+  }
+
+  async #writeCopy(
+    columns: Columns,
+    tenants: string[],
+    fence: unknown[],
+    expected: CaptureProgress,
+  ): Promise<Stored> {
     return inTransaction(this.options.pool, async (client) => {
-      const fenced = await client.query(
-        `UPDATE sync_capture_state
-            SET last_commit_lsn = $5, partial_commit_lsn = $6, partial_changes = $7,
-                last_commit_time = coalesce($8, last_commit_time), events_stored = events_stored + $9,
-                leader = $10, updated_at = now()
-          WHERE slot_name = $1 AND last_commit_lsn = $2
-            AND partial_commit_lsn IS NOT DISTINCT FROM $3::pg_lsn AND partial_changes = $4`,
-        [
-          this.options.slotName,
-          expected.lsn,
-          expected.partialLsn,
-          expected.partialChanges,
-          progress.lsn,
-          progress.partialLsn,
-          progress.partialChanges,
-          complete?.commitTime ?? null,
-          events,
-          this.options.identity,
-        ],
+      const state = await client.query<{ after_id: string; epochs: string | null }>(
+        `${FENCE_SQL} RETURNING ${LOG_STATE_SQL}`,
+        [...fence, tenants],
       );
+      const row = state.rows[0];
+      if (row === undefined) throw new CaptureFencedError(this.options.slotName, expected);
+      const afterId = Number(row.after_id);
+      const versions = await drawVersions(client, columns.serverVersion);
+      await copyEvents(client, columns, versions);
+      const [before, after] = notificationAround(tenants, this.options.identity);
+      const ids = await client.query<{ first_id: string; last_id: string }>(
+        `SELECT (SELECT min(id) FROM sync_events WHERE id > $1)::text AS first_id,
+                currval(pg_get_serial_sequence('sync_events', 'id'))::text AS last_id,
+                pg_notify($2, $3 || currval(pg_get_serial_sequence('sync_events', 'id'))::text || $4)`,
+        [afterId, SYNC_EVENTS_CHANNEL, before, after],
+      );
+      const firstId = Number(ids.rows[0]?.first_id);
+      const lastId = Number(ids.rows[0]?.last_id);
+      return { lastId, committed: committedBatch(afterId, firstId, lastId, row.epochs, columns, versions) };
+    });
+  }
+
+  /** A batch with a TRUNCATE: rows and epoch bumps in their order, then a notification for every tenant. */
+  async #writeSteps(steps: readonly Step[], fence: unknown[], expected: CaptureProgress): Promise<number> {
+    return inTransaction(this.options.pool, async (client) => {
+      const fenced = await client.query(FENCE_SQL, fence);
       if (fenced.rowCount !== 1) throw new CaptureFencedError(this.options.slotName, expected);
       let lastEventId = 0;
       for (const step of steps) {
@@ -150,12 +237,11 @@ export class BatchWriter {
         else await this.truncate(client, step.tables);
       }
       if (lastEventId === 0) lastEventId = await logEnd(client);
-      const touched = truncated ? 'all' : [...tenantIds];
       await client.query('SELECT pg_notify($1, $2)', [
         SYNC_EVENTS_CHANNEL,
-        encodeNotification(touched, lastEventId),
+        encodeNotification('all', lastEventId),
       ]);
-      return { tenantIds: [...tenantIds], all: truncated, lastEventId, events, progress };
+      return lastEventId;
     });
   }
 
@@ -164,6 +250,12 @@ export class BatchWriter {
     const tenants = await bumpAllEpochs(client, reason);
     this.log.warn({ tables, tenants }, 'entity table truncated: every tenant resyncs from a snapshot');
   }
+}
+
+/** What a write stored: its last id, and the batch for this process's push path (null: read it back). */
+interface Stored {
+  lastId: number;
+  committed: CommittedBatch | null;
 }
 
 function plan(batch: readonly CapturedTransaction[]): {
@@ -209,12 +301,15 @@ function plan(batch: readonly CapturedTransaction[]): {
  * greater than any version the row had (in row order, as before).
  */
 async function insertEvents(client: PoolClient, columns: Columns): Promise<number> {
-  const versions = await drawVersions(client, columns.serverVersion);
-  await pipeline(Readable.from(copyText(columns, versions)), client.query(copyFrom(COPY_EVENTS)));
+  await copyEvents(client, columns, await drawVersions(client, columns.serverVersion));
   const last = await client.query<{ last_id: string }>(
     `SELECT currval(pg_get_serial_sequence('sync_events', 'id'))::text AS last_id`,
   );
   return Number(last.rows[0]?.last_id ?? 0);
+}
+
+async function copyEvents(client: PoolClient, columns: Columns, versions: readonly string[]): Promise<void> {
+  await pipeline(Readable.from(copyText(columns, versions)), client.query(copyFrom(COPY_EVENTS)));
 }
 
 /** The rows' server versions, those still to draw (null) drawn from the sequence, in row order. */

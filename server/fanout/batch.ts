@@ -1,15 +1,7 @@
 import type { EntityType } from '../../shared/entities.ts';
+import type { BatchChange } from '../log/committed-batch.ts';
 import { encodeCursor } from '../log/cursor.ts';
 import { changesMessage } from './messages.ts';
-
-/** One change of a batch: its log id and type, and its protocol JSON text. */
-export interface BatchChange {
-  id: number;
-  entityType: string;
-  json: string;
-  /** Commit time, ISO 8601 (for the push latency metric). */
-  modifiedAt: string;
-}
 
 /**
  * The changes of one tenant's log in (fromId, toId] of one epoch, read once by the hub. The message for a

@@ -10,7 +10,7 @@ import {
   type ChangeColumns,
 } from '../log/read.ts';
 import { servableCursorSql, type TenantLogState } from '../log/tenant-log.ts';
-import type { BatchChange } from './batch.ts';
+import type { BatchChange } from '../log/committed-batch.ts';
 import { assert } from '../../shared/asserts.ts';
 
 /** What the hub reads for one tenant: the changes after its tail, and whether the log can serve it. */
@@ -20,6 +20,9 @@ export interface TenantTailRead {
   after: CursorPosition | null;
   /** tailId is read for a first read only (else 0: the read is unfiltered, its last change is the tail). */
   state: TenantLogState;
+  /** The log's last visible id in the read's snapshot: unless `hasMore`, the read holds every change of the
+   * tenant up to it. */
+  visibleEnd: number;
   changes: BatchChange[];
   hasMore: boolean;
 }
@@ -37,6 +40,7 @@ export interface TenantTailRead {
 export const TENANT_TAILS_SQL = `
 WITH w AS MATERIALIZED (
   SELECT w.ord, w.tenant_id, w.after_id, w.after_epoch,
+    (SELECT coalesce(max(id), 0) FROM sync_events) AS visible_end,
     coalesce(l.epoch, 0) AS epoch,
     coalesce(l.floor_id, 0) AS floor_id,
     greatest(coalesce(pg_sequence_last_value('sync_events_id_seq'::regclass), 0), coalesce(l.floor_id, 0))
@@ -49,7 +53,8 @@ t AS (
   SELECT w.ord,
     concat_ws(',', w.epoch, w.floor_id, w.last_issued_id,
       CASE WHEN w.after_id IS NULL
-        THEN coalesce((SELECT max(t.id) FROM sync_events t WHERE t.tenant_id = w.tenant_id), 0) ELSE 0 END
+        THEN coalesce((SELECT max(t.id) FROM sync_events t WHERE t.tenant_id = w.tenant_id), 0) ELSE 0 END,
+      w.visible_end
     ) AS state,
     p.*
   FROM w
@@ -126,6 +131,7 @@ export async function readTenantTails(
     tenantId: t.tenantId,
     after: t.after,
     state: { epoch: 0, floorId: 0, lastIssuedId: 0, tailId: 0 },
+    visibleEnd: 0,
     changes: [],
     hasMore: false,
   }));
@@ -135,8 +141,11 @@ export async function readTenantTails(
     assert(read !== undefined, () => `fanout tail read returns only asked tenants, not ${row[0]}`);
     if (!seen.has(row[0])) {
       seen.add(row[0]);
-      const [epoch = 0, floorId = 0, lastIssuedId = 0, tailId = 0] = row[1].split(',').map(Number);
+      const [epoch = 0, floorId = 0, lastIssuedId = 0, tailId = 0, visibleEnd = 0] = row[1]
+        .split(',')
+        .map(Number);
       read.state = { epoch, floorId, lastIssuedId, tailId };
+      read.visibleEnd = visibleEnd;
     }
     const columns = row.slice(3) as ChangeColumns | NullColumns;
     if (columns[0] === null) continue;

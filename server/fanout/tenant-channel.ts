@@ -1,5 +1,7 @@
 import type { CursorPosition } from '../log/cursor.ts';
 import { checkPosition } from '../log/tenant-log.ts';
+import { assert } from '../../shared/asserts.ts';
+import type { BatchChange } from '../log/committed-batch.ts';
 import { ChangeBatch } from './batch.ts';
 import type { JoinOutcome, Subscriber } from './subscriber.ts';
 import type { TenantTailRead } from './tail-read.ts';
@@ -16,6 +18,11 @@ import type { TenantTailRead } from './tail-read.ts';
 export class TenantChannel {
   /** The position up to which the hub has read this tenant's log; null until the hub has read it. */
   tail: CursorPosition | null = null;
+  /**
+   * The log id up to which the hub knows every change of this tenant (its last read's snapshot, or the
+   * last batch capture handed over); -1 when unknown (no tail).
+   */
+  coveredTo = -1;
   readonly live = new Set<Subscriber>();
   /** Ahead of the tail, or waiting for the hub's first read of the tenant. */
   readonly parked = new Set<Subscriber>();
@@ -51,7 +58,7 @@ export class TenantChannel {
     this.parked.delete(subscriber);
     this.catchingUp.delete(subscriber);
     // Nobody follows the tail any more: forget it rather than keep reading for nobody.
-    if (this.live.size === 0 && this.parked.size === 0 && this.catchingUp.size === 0) this.tail = null;
+    if (this.live.size === 0 && this.parked.size === 0 && this.catchingUp.size === 0) this.#forgetTail();
   }
 
   /**
@@ -89,8 +96,25 @@ export class TenantChannel {
       return true;
     }
     const last = read.changes.at(-1);
-    if (last === undefined) return true;
-    const batch = new ChangeBatch(this.tenantId, tail.epoch, tail.eventId, last.id, read.changes);
+    // A read cut short knows the tenant's log only up to its last change.
+    this.coveredTo = read.hasMore && last !== undefined ? last.id : read.visibleEnd;
+    if (last !== undefined) this.#offer(tail, read.changes);
+    return true;
+  }
+
+  /**
+   * Changes that follow the tail directly (a batch capture handed over, the hub knowing the tenant's log up
+   * to `afterId`), offered like a read's; the tenant's log is then known up to `coveredTo`.
+   */
+  extend(changes: readonly BatchChange[], coveredTo: number): void {
+    const tail = this.tail;
+    assert(tail !== null, 'extend() follows a tail');
+    this.coveredTo = coveredTo;
+    if (changes.length > 0) this.#offer(tail, changes);
+  }
+
+  #offer(tail: CursorPosition, changes: readonly BatchChange[]): void {
+    const batch = new ChangeBatch(this.tenantId, tail.epoch, tail.eventId, changes.at(-1)!.id, changes);
     for (const subscriber of this.live) {
       // A live subscriber is always at the tail (invariant); one that is not reads on by itself.
       if (subscriber.position.eventId !== batch.fromId || subscriber.position.epoch !== batch.epoch) {
@@ -106,19 +130,24 @@ export class TenantChannel {
       if (at.eventId === batch.toId || subscriber.offer(batch)) this.live.add(subscriber);
     }
     this.tail = { epoch: batch.epoch, eventId: batch.toId };
-    if (!this.wanted) this.tail = null;
-    return true;
+    if (!this.wanted) this.#forgetTail();
+  }
+
+  #forgetTail(): void {
+    this.tail = null;
+    this.coveredTo = -1;
   }
 
   /** The hub's first read of the tenant: the tail is its last visible change (or the floor, if above). */
   #start(read: TenantTailRead): void {
     const tail = { epoch: read.state.epoch, eventId: Math.max(read.state.tailId, read.state.floorId) };
     this.tail = tail;
+    this.coveredTo = read.visibleEnd;
     for (const subscriber of [...this.parked]) {
       this.parked.delete(subscriber);
       this.#place(subscriber, tail, true);
     }
-    if (!this.wanted) this.tail = null;
+    if (!this.wanted) this.#forgetTail();
   }
 
   #place(subscriber: Subscriber, tail: CursorPosition, demote: boolean): JoinOutcome {
@@ -148,7 +177,7 @@ export class TenantChannel {
     this.live.clear();
     this.parked.clear();
     this.catchingUp.clear();
-    this.tail = null;
+    this.#forgetTail();
     for (const subscriber of followers) {
       let served = true;
       try {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { Backoff } from '../../shared/timing.ts';
+import type { BatchChange, CommittedBatch } from '../log/committed-batch.ts';
 import { parseNotification, SYNC_EVENTS_CHANNEL } from '../log/notification.ts';
 import type { SyncRules } from '../config/rules.ts';
 import type { Pool } from '../db/pool.ts';
@@ -16,6 +17,12 @@ export interface TenantHubOptions {
   rules: Pick<SyncRules, 'hiddenFields' | 'push' | 'limits'>;
   /** Called once per batch handed to a tenant's desks: seconds from its last change's commit to now. */
   onPushed?: (latencySeconds: number) => void;
+  /**
+   * The identity of this process's capture, which hands its batches over (handOff); else learnt from its
+   * first batch. A notification of one of its batches is only a fallback, looked at after HANDOFF_GRACE_MS.
+   */
+  captureIdentity?: string;
+
   /**
    * Changes read per tenant per statement (a longer run of new changes takes several rounds); default: the
    * rules' push.hubReadLimit.
@@ -38,10 +45,12 @@ export interface HubStats {
   subscribers: number;
   live: number;
   parked: number;
-  /** Read statements run, tenants read by them, and batches fanned out. */
+  /** Read statements run, tenants read by them, and batches fanned out (read or handed over). */
   reads: number;
   tenantReads: number;
   batches: number;
+  /** Tenant batches capture handed over and the hub pushed without reading them back. */
+  handedOver: number;
   /** Read statements in flight, and tenants waiting for a read: both 0 when the hub is at rest. */
   readsInFlight: number;
   tenantsPending: number;
@@ -49,6 +58,9 @@ export interface HubStats {
   listening: boolean;
   listenConnections: number;
 }
+
+/** How long a notification of a batch this process's capture hands over waits for the handover. */
+const HANDOFF_GRACE_MS = 200;
 
 const DEFAULTS = {
   tenantsPerRead: 200,
@@ -70,7 +82,7 @@ const DEFAULTS = {
  */
 export class TenantHub implements Service {
   readonly name = 'fanout';
-  readonly #options: Required<Omit<TenantHubOptions, 'rules' | 'onPushed'>> &
+  readonly #options: Required<Omit<TenantHubOptions, 'rules' | 'onPushed' | 'captureIdentity'>> &
     Pick<TenantHubOptions, 'rules' | 'onPushed'>;
   readonly #channels = new Map<string, TenantChannel>();
   readonly #dirty = new Set<string>();
@@ -83,9 +95,19 @@ export class TenantHub implements Service {
   /** The wait before a failed read round is retried (reset by a round that succeeds). */
   readonly #retry: Backoff;
   #retryTimer: NodeJS.Timeout | null = null;
+  /** Notifications of batches this process's capture hands over, waiting to be looked at. */
+  readonly #fallbacks = new Set<NodeJS.Timeout>();
   #stopped = false;
   #running: Promise<void> | null = null;
-  #stats = { reads: 0, tenantReads: 0, batches: 0 };
+  #stats = { reads: 0, tenantReads: 0, batches: 0, handedOver: 0 };
+  /**
+   * The run of batches capture handed over in a row, each starting where the one before ended: a tenant
+   * whose log the hub knew up to a point in the run (coveredTo in [start, end]) is known up to `end`, as
+   * the batches that did not name it held none of its changes. null before the first or after a TRUNCATE.
+   */
+  #handedOver: { start: number; end: number } | null = null;
+  /** The identity of the capture that hands its batches to this hub (see captureIdentity). */
+  #ownCapture: string | null;
   #listening: Promise<void>;
   #markListening!: () => void;
 
@@ -94,6 +116,7 @@ export class TenantHub implements Service {
     options: TenantHubOptions,
   ) {
     this.#options = { ...DEFAULTS, readLimit: options.rules.push.hubReadLimit, ...options };
+    this.#ownCapture = options.captureIdentity ?? null;
     this.#retry = new Backoff({
       baseMs: this.#options.retryMinMs,
       maxMs: this.#options.retryMaxMs,
@@ -134,6 +157,7 @@ export class TenantHub implements Service {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
+    for (const timer of this.#fallbacks) clearTimeout(timer);
     await this.#listener.stop();
     await this.#running;
     await Promise.all(this.#inFlight);
@@ -183,12 +207,92 @@ export class TenantHub implements Service {
       for (const tenantId of tenantIds) {
         const channel = this.#channels.get(tenantId);
         if (channel === undefined) continue;
-        // The hub already read past this batch for the tenant: nothing new to read.
-        if (lastEventId !== undefined && (channel.tail?.eventId ?? -1) >= lastEventId) continue;
+        // The hub already read past this batch for the tenant, or capture handed it over: nothing to read.
+        if (lastEventId !== undefined && this.#coveredTo(channel) >= lastEventId) continue;
         this.#dirty.add(tenantId);
       }
     }
     this.#schedule();
+  }
+
+  /**
+   * Takes what this process's capture has just committed, in commit order, and pushes each tenant's
+   * changes to its followers from memory: a tenant the hub knew up to the batch's start, in the batch's
+   * epoch, gets the batch as if it had been read; any other followed tenant is read from the log. Other
+   * nodes see the batch through NOTIFY and their own read.
+   */
+  handOff(stored: {
+    all: boolean;
+    tenantIds: readonly string[];
+    committed: CommittedBatch | null;
+    capture: string;
+  }): void {
+    if (this.#stopped) return;
+    this.#ownCapture = stored.capture;
+    const batch = stored.committed;
+    if (batch === null) {
+      this.#handedOver = null;
+      if (stored.all) this.wake('all');
+      else this.wake(stored.tenantIds);
+      return;
+    }
+    for (const tenantId of batch.tenantIds) {
+      const channel = this.#channels.get(tenantId);
+      if (channel === undefined || !channel.wanted) continue;
+      const covered = this.#coveredTo(channel);
+      if (covered >= batch.lastId) continue;
+      const tail = channel.tail;
+      if (covered !== batch.afterId || tail === null || tail.epoch !== batch.epochOf(tenantId)) {
+        channel.coveredTo = -1;
+        this.wake([tenantId]);
+        continue;
+      }
+      this.#extend(channel, batch.changesOf(tenantId), batch.lastId);
+    }
+    const run = this.#handedOver;
+    this.#handedOver =
+      run !== null && run.end === batch.afterId
+        ? { start: run.start, end: batch.lastId }
+        : { start: batch.afterId, end: batch.lastId };
+  }
+
+  /** A tenant's changes that follow its tail, in pieces a read would return (its limit and byte budget). */
+  #extend(channel: TenantChannel, changes: readonly BatchChange[], coveredTo: number): void {
+    const { readLimit } = this.#options;
+    const maxBytes = this.#options.rules.limits.pageMaxBytes;
+    let start = 0;
+    while (start < changes.length) {
+      let end = start;
+      let bytes = 0;
+      while (end < changes.length && end - start < readLimit) {
+        bytes += Buffer.byteLength(changes[end]!.json) + 1;
+        if (end > start && bytes > maxBytes) break;
+        end++;
+      }
+      const piece = changes.slice(start, end);
+      channel.extend(piece, end === changes.length ? coveredTo : piece.at(-1)!.id);
+      this.#pushed(piece);
+      this.#stats.handedOver++;
+      start = end;
+      // A subscriber may have left the feed (its socket full): the rest goes to those still following.
+      if (channel.tail === null) return;
+    }
+    if (changes.length === 0) channel.extend([], coveredTo);
+  }
+
+  /** Up to where the hub knows a tenant's log, counting the batches handed over since its last read. */
+  #coveredTo(channel: TenantChannel): number {
+    const run = this.#handedOver;
+    const known = channel.coveredTo;
+    if (run !== null && known >= run.start && known <= run.end) return run.end;
+    return known;
+  }
+
+  #pushed(changes: readonly BatchChange[]): void {
+    const last = changes.at(-1);
+    if (last === undefined) return;
+    this.#stats.batches++;
+    this.#options.onPushed?.((Date.now() - Date.parse(last.modifiedAt)) / 1000);
   }
 
   get stats(): HubStats {
@@ -220,7 +324,16 @@ export class TenantHub implements Service {
       this.log.warn({ payload: payload.slice(0, 200) }, 'unknown sync_events notification; waking all');
       this.wake('all');
     } else if ('all' in notification) this.wake('all');
-    else this.wake(notification.tenantIds, notification.lastEventId);
+    else if (notification.capture !== undefined && notification.capture === this.#ownCapture) {
+      // The batch comes by handOff, which may be a moment behind its notification. Should it never come (a
+      // connection lost after COMMIT), the tenants are read once the wait is over.
+      const { tenantIds, lastEventId } = notification;
+      const timer = setTimeout(() => {
+        this.#fallbacks.delete(timer);
+        this.wake(tenantIds, lastEventId);
+      }, HANDOFF_GRACE_MS);
+      this.#fallbacks.add(timer);
+    } else this.wake(notification.tenantIds, notification.lastEventId);
   }
 
   #schedule(): void {
@@ -296,11 +409,7 @@ export class TenantHub implements Service {
       const channel = this.#channels.get(read.tenantId);
       if (channel === undefined) continue;
       const applied = channel.apply(read);
-      const last = read.changes.at(-1);
-      if (applied && last !== undefined) {
-        this.#stats.batches++;
-        this.#options.onPushed?.((Date.now() - Date.parse(last.modifiedAt)) / 1000);
-      }
+      if (applied) this.#pushed(read.changes);
       // Cut short by the limit, or read from a tail that moved meanwhile: read again.
       if (read.hasMore || !applied) this.#dirty.add(read.tenantId);
     }

@@ -52,11 +52,16 @@ export class DeskTestServer {
     const pool = createPool(this.db.url, { max: 10, application: 'desk-test-server' });
     pool.on('error', () => undefined);
     this.pool = pool;
-    const capture = new Capture(this.log, { connectionString: this.db.url, pool, rules: this.rules });
+    const hub = new TenantHub(this.log, { connectionString: this.db.url, pool, rules: this.rules });
+    const capture = new Capture(this.log, {
+      connectionString: this.db.url,
+      pool,
+      rules: this.rules,
+      onStored: (stored) => hub.handOff(stored),
+    });
     this.capture = capture;
     this.captureDone = capture.run();
     await waitFor(() => capture.status.leader, { timeoutMs: 20_000, message: 'capture leads' });
-    const hub = new TenantHub(this.log, { connectionString: this.db.url, pool, rules: this.rules });
     this.hub = hub;
     this.hubDone = hub.run();
     await hub.listening;

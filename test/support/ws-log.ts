@@ -6,11 +6,13 @@ const WRITER_LOCK = 7_405_999;
 
 /**
  * Writes events into sync_events the way capture stores a batch: one transaction per call, serialised
- * with every other writer, ending with the same pg_notify capture sends. Returns the new ids per tenant.
+ * with every other writer, ending with the same pg_notify capture sends (naming the capture `notify.capture`,
+ * or none with `notify: false`). Returns the new ids per tenant.
  */
 export async function appendEvents(
   pool: Pool,
   batch: readonly { tenantId: string; count: number; entityType?: string; padBytes?: number }[],
+  { notify = true }: { notify?: boolean | { capture: string } } = {},
 ): Promise<Map<string, number[]>> {
   return inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [WRITER_LOCK]);
@@ -34,10 +36,13 @@ export async function appendEvents(
       lastId = Math.max(lastId, ...added);
     }
     const tenants = [...new Set(batch.map((b) => b.tenantId))];
-    await client.query('SELECT pg_notify($1, $2)', [
-      SYNC_EVENTS_CHANNEL,
-      encodeNotification(tenants, lastId),
-    ]);
+    if (notify !== false) {
+      const capture = notify === true ? undefined : notify.capture;
+      await client.query('SELECT pg_notify($1, $2)', [
+        SYNC_EVENTS_CHANNEL,
+        encodeNotification(tenants, lastId, capture),
+      ]);
+    }
     return ids;
   });
 }

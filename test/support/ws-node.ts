@@ -38,7 +38,13 @@ if (url === undefined || url === '') throw new Error('NODE_DATABASE_URL is requi
 const rules = parseSyncRules(JSON.parse(process.env.NODE_RULES ?? '{}'));
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }, pino.destination(2));
 const pool = createPool(url, { max: 8, application: 'ws-node' });
-const hub = new TenantHub(log.child({ component: 'fanout' }), { connectionString: url, pool, rules });
+const identity = process.env.NODE_IDENTITY;
+const hub = new TenantHub(log.child({ component: 'fanout' }), {
+  connectionString: url,
+  pool,
+  rules,
+  ...(identity === undefined ? {} : { captureIdentity: identity }),
+});
 const hubDone = hub.run();
 await hub.listening;
 const capture =
@@ -47,7 +53,8 @@ const capture =
         connectionString: url,
         pool,
         rules,
-        ...(process.env.NODE_IDENTITY === undefined ? {} : { identity: process.env.NODE_IDENTITY }),
+        ...(identity === undefined ? {} : { identity }),
+        onStored: (stored) => hub.handOff(stored),
       })
     : null;
 const captureDone = capture?.run();
