@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import type { SyncRules } from '../config/rules.ts';
 import type { Pool } from '../db/pool.ts';
 import type { Service } from '../service.ts';
-import { ChangeDecoder } from './decode.ts';
 import { acquireLeadership, type Leadership } from './leader.ts';
 import { Backoff, sleep } from '../../shared/timing.ts';
 import { RateMeter } from './rate.ts';
@@ -72,7 +71,6 @@ export class Capture implements Service {
   readonly name = 'capture';
   private readonly abort = new AbortController();
   private readonly identity: string;
-  private readonly decoder: ChangeDecoder;
   private readonly writer: BatchWriter;
   private readonly rate = new RateMeter();
   private stream: CaptureStream | null = null;
@@ -90,7 +88,6 @@ export class Capture implements Service {
     private readonly options: CaptureOptions,
   ) {
     this.identity = options.identity ?? defaultCaptureIdentity();
-    this.decoder = new ChangeDecoder(options.rules, { history: options.rules.history?.enabled ?? true });
     this.writer = new BatchWriter(log, {
       pool: options.pool,
       slotName: options.rules.capture.slotName,
@@ -221,7 +218,7 @@ export class Capture implements Service {
       batchMaxRows,
       batchMaxBytes,
       queueMaxRows,
-      decoder: this.decoder,
+      decoding: { rules: this.options.rules, history: this.options.rules.history?.enabled ?? true },
       writer: this.writer,
       onStored: (stored) => this.stored(stored),
     });

@@ -1,9 +1,8 @@
 import type { Logger } from 'pino';
-import { LogicalReplicationService, type Pgoutput } from 'pg-logical-replication';
-import type { ChangeDecoder } from './decode.ts';
+import type { SyncRules } from '../config/rules.ts';
 import { formatLsn, parseLsn } from '../db/lsn.ts';
-import { RawTextPgoutputPlugin } from './plugin.ts';
-import { TransactionAssembler, type CapturedTransaction } from './transactions.ts';
+import { ReplicationSource } from './replication-source.ts';
+import type { CapturedTransaction } from './transactions.ts';
 import type { BatchWriter, CaptureProgress, StoredBatch } from './writer.ts';
 import { assert } from '../../shared/asserts.ts';
 
@@ -19,7 +18,8 @@ export interface CaptureStreamOptions {
   batchMaxRows: number;
   batchMaxBytes: number;
   queueMaxRows: number;
-  decoder: ChangeDecoder;
+  /** What the rows are decoded with (on the replication worker). */
+  decoding: { rules: Pick<SyncRules, 'entityTypes' | 'hiddenFields'>; history: boolean };
   writer: BatchWriter;
   onStored: (batch: StoredBatch) => void;
 }
@@ -33,24 +33,18 @@ export interface CaptureStreamStatus {
   skippedTransactions: number;
 }
 
-// The value conversions in values.ts rely on these output formats.
-const SESSION_OPTIONS = '-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=postgres -c extra_float_digits=1';
-
 /**
- * One replication session of the leader: receives pgoutput, queues committed transactions, and a single
- * writer loop stores the queue in batches. An LSN is acknowledged only once everything up to it is
+ * One replication session of the leader: receives committed transactions from its replication worker
+ * (replication-source.ts), queues them, and a single writer loop stores the queue in batches. An LSN is acknowledged only once everything up to it is
  * stored. `finished` settles when the session ends: resolved after stop(), rejected on any failure (the
  * caller restarts from the stored LSN, so nothing received but unstored is lost).
  */
 export class CaptureStream {
   readonly finished: Promise<void>;
   private settle!: { resolve: () => void; reject: (error: Error) => void };
-  private readonly service: LogicalReplicationService;
-  private readonly assembler: TransactionAssembler;
+  private source: ReplicationSource | null = null;
   private readonly queue: CapturedTransaction[] = [];
   private queuedRows = 0;
-  private queuedBytes = 0;
-  private drainWaiters: (() => void)[] = [];
   private writing: Promise<void> | null = null;
   private readonly skipThrough: bigint;
   private progress: CaptureProgress;
@@ -72,27 +66,11 @@ export class CaptureStream {
     // Whoever awaits `finished` sees the failure; this keeps it from being an unhandled rejection meanwhile.
     this.finished.catch(() => undefined);
     const { progress } = options;
-    this.assembler = new TransactionAssembler(
-      log,
-      options.decoder,
-      { maxRows: options.batchMaxRows, maxBytes: options.batchMaxBytes },
-      progress.partialLsn === null
-        ? null
-        : { lsn: parseLsn(progress.partialLsn), changes: progress.partialChanges },
-    );
     this.progress = progress;
     this.skipThrough = parseLsn(progress.lsn);
     this.lastQueued = this.skipThrough;
     const confirmed = options.confirmedFlushLsn === null ? 0n : parseLsn(options.confirmedFlushLsn) - 1n;
     this.acked = confirmed > this.skipThrough ? confirmed : this.skipThrough;
-    this.service = new LogicalReplicationService(
-      {
-        connectionString: options.connectionString,
-        application_name: 'school-sync-capture',
-        options: SESSION_OPTIONS,
-      },
-      { acknowledge: { auto: false, timeoutSeconds: 0 }, flowControl: { enabled: true } },
-    );
   }
 
   get status(): CaptureStreamStatus {
@@ -107,62 +85,61 @@ export class CaptureStream {
 
   /** Resolves once Postgres streams; rejects if the stream cannot start. */
   async start(): Promise<void> {
-    const started = new Promise<void>((resolve) => this.service.once('start', () => resolve()));
-    this.service.on('data', (_lsn: string, message: Pgoutput.Message) => this.onMessage(message));
-    this.service.on('heartbeat', (lsn: string, _at: number, reply: boolean) => this.onKeepalive(lsn, reply));
-    this.service.on('error', (error: Error) => this.fail(error));
-    const plugin = new RawTextPgoutputPlugin({
-      protoVersion: 1,
-      publicationNames: [this.options.publicationName],
-      messages: true,
-    });
-    // subscribe() settles only when the stream ends; the session is driven by the events above.
-    this.service.subscribe(plugin, this.options.slotName, this.progress.lsn).then(
-      () => this.fail(new Error('replication stream ended')),
-      (error: unknown) => this.fail(error),
+    const { options, progress } = this;
+    const source = new ReplicationSource(
+      this.log,
+      {
+        connectionString: options.connectionString,
+        slotName: options.slotName,
+        publicationName: options.publicationName,
+        startLsn: progress.lsn,
+        rules: options.decoding.rules,
+        history: options.decoding.history,
+        piece: { maxRows: options.batchMaxRows, maxBytes: options.batchMaxBytes },
+        resume:
+          progress.partialLsn === null
+            ? null
+            : { lsn: parseLsn(progress.partialLsn), changes: progress.partialChanges },
+        queueMaxRows: options.queueMaxRows,
+        batchMaxBytes: options.batchMaxBytes,
+      },
+      {
+        transaction: (txn) => this.onTransaction(txn),
+        keepalive: (lsn, reply, inTransaction) => this.onKeepalive(lsn, reply, inTransaction),
+        failed: (error) => this.fail(error),
+      },
     );
-    await Promise.race([started, this.finished]);
-    this.log.info({ slot: this.options.slotName, from: this.progress }, 'capture streaming');
+    this.source = source;
+    await Promise.race([source.started, this.finished]);
+    this.log.info({ slot: options.slotName, from: progress }, 'capture streaming');
   }
 
   /** Ends the stream, lets a batch being written finish, and resolves `finished`. */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wakeReceivers();
-    await this.service.stop();
+    await this.source?.stop();
     await this.writing;
     this.settle.resolve();
-  }
-
-  /** Rows, or payload bytes of four full batches, held: the stream pauses until the writer catches up. */
-  private get queueFull(): boolean {
-    return this.queuedRows > this.options.queueMaxRows || this.queuedBytes > 4 * this.options.batchMaxBytes;
   }
 
   private get halted(): boolean {
     return this.stopping || this.failure !== null;
   }
 
-  private onMessage(message: Pgoutput.Message): Promise<void> | undefined {
+  private onTransaction(txn: CapturedTransaction): void {
     // After a failure nothing more is queued or acknowledged: the next session receives it again.
-    if (this.halted) return undefined;
+    if (this.halted) return;
     try {
-      const txn = this.assembler.push(message);
-      if (txn !== null) this.enqueue(txn);
+      this.enqueue(txn);
     } catch (error) {
       this.fail(error);
-      return undefined;
     }
-    // Returning a promise makes the library pause the socket until the writer has caught up.
-    if (this.queueFull) {
-      return new Promise((resolve) => this.drainWaiters.push(resolve));
-    }
-    return undefined;
   }
 
   private enqueue(txn: CapturedTransaction): void {
     if (txn.lsn <= this.skipThrough) {
       if (!txn.partial) this.skipped++;
+      this.source?.release(txn.rows.length, txn.bytes);
       return;
     }
     const continues = this.lastQueuedPartial && txn.lsn === this.lastQueued;
@@ -175,7 +152,6 @@ export class CaptureStream {
     this.lastQueuedPartial = txn.partial;
     this.queue.push(txn);
     this.queuedRows += txn.rows.length;
-    this.queuedBytes += txn.bytes;
     this.startWriter();
   }
 
@@ -203,9 +179,11 @@ export class CaptureStream {
           this.options.onStored(stored);
         }
         this.queuedRows -= rows;
-        this.queuedBytes -= batch.reduce((n, txn) => n + txn.bytes, 0);
+        this.source?.release(
+          rows,
+          batch.reduce((n, txn) => n + txn.bytes, 0),
+        );
         if (!last.partial) this.acknowledge(last.lsn);
-        if (!this.queueFull) this.wakeReceivers();
       }
     } catch (error) {
       this.fail(error);
@@ -242,39 +220,29 @@ export class CaptureStream {
   }
 
   private sendStatus(): void {
-    this.service.acknowledge(formatLsn(this.acked)).catch((error: unknown) => this.fail(error));
+    this.source?.acknowledge(formatLsn(this.acked));
   }
 
-  private onKeepalive(lsn: string, reply: boolean): void {
-    // Deferred past the microtasks in which the library hands over the messages received before this
-    // keepalive, so the check below sees them.
-    setImmediate(() => {
-      if (this.halted) return;
-      const idle = !this.assembler.inTransaction && this.queue.length === 0 && this.writing === null;
-      if (idle) {
-        // Every record before `lsn` has been decoded and all of it is stored: release that WAL even while
-        // the entity tables are quiet. `lsn` itself may start a commit not yet sent, hence the - 1.
-        const upTo = parseLsn(lsn) - 1n;
-        if (upTo > this.acked) {
-          this.acknowledge(upTo);
-          return;
-        }
+  /** A keepalive; every transaction received before it has been handed over (replication-worker.ts). */
+  private onKeepalive(lsn: string, reply: boolean, inTransaction: boolean): void {
+    if (this.halted) return;
+    const idle = !inTransaction && this.queue.length === 0 && this.writing === null;
+    if (idle) {
+      // Every record before `lsn` has been decoded and all of it is stored: release that WAL even while
+      // the entity tables are quiet. `lsn` itself may start a commit not yet sent, hence the - 1.
+      const upTo = parseLsn(lsn) - 1n;
+      if (upTo > this.acked) {
+        this.acknowledge(upTo);
+        return;
       }
-      if (reply) this.sendStatus();
-    });
-  }
-
-  private wakeReceivers(): void {
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const wake of waiters) wake();
+    }
+    if (reply) this.sendStatus();
   }
 
   private fail(cause: unknown): void {
     if (this.halted) return;
     this.failure = cause instanceof Error ? cause : new Error(String(cause));
     this.log.error({ err: this.failure, slot: this.options.slotName }, 'capture stream failed');
-    this.wakeReceivers();
     this.settle.reject(this.failure);
   }
 }
