@@ -23,6 +23,8 @@ export class TenantChannel {
    * last batch capture handed over); -1 when unknown (no tail).
    */
   coveredTo = -1;
+  /** The last id of a batch handed over that named this tenant and was not pushed to it (-1: none). */
+  missedThrough = -1;
   readonly live = new Set<Subscriber>();
   /** Ahead of the tail, or waiting for the hub's first read of the tenant. */
   readonly parked = new Set<Subscriber>();

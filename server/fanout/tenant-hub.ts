@@ -238,16 +238,20 @@ export class TenantHub implements Service {
     }
     for (const tenantId of batch.tenantIds) {
       const channel = this.#channels.get(tenantId);
-      if (channel === undefined || !channel.wanted) continue;
+      if (channel === undefined) continue;
       const covered = this.#coveredTo(channel);
       if (covered >= batch.lastId) continue;
       const tail = channel.tail;
-      if (covered !== batch.afterId || tail === null || tail.epoch !== batch.epochOf(tenantId)) {
-        channel.coveredTo = -1;
-        this.wake([tenantId]);
+      const follows = channel.wanted && tail !== null && tail.epoch === batch.epochOf(tenantId);
+      if (follows && covered === batch.afterId) {
+        this.#extend(channel, batch.changesOf(tenantId), batch.lastId);
         continue;
       }
-      this.#extend(channel, batch.changesOf(tenantId), batch.lastId);
+      // Not pushed: a read in flight whose snapshot predates the batch must not be taken to cover it
+      // because of the run of handed-over batches (see #coveredTo).
+      channel.coveredTo = -1;
+      channel.missedThrough = batch.lastId;
+      if (channel.wanted) this.wake([tenantId]);
     }
     const run = this.#handedOver;
     this.#handedOver =
@@ -280,11 +284,16 @@ export class TenantHub implements Service {
     if (changes.length === 0) channel.extend([], coveredTo);
   }
 
-  /** Up to where the hub knows a tenant's log, counting the batches handed over since its last read. */
+  /**
+   * Up to where the hub knows a tenant's log, counting the batches handed over since its last read: those
+   * that did not name the tenant held none of its changes, and those that did were pushed to it, unless
+   * one was not (missedThrough), which only a read that saw it can cover.
+   */
   #coveredTo(channel: TenantChannel): number {
     const run = this.#handedOver;
     const known = channel.coveredTo;
-    if (run !== null && known >= run.start && known <= run.end) return run.end;
+    if (run !== null && known >= channel.missedThrough && known >= run.start && known <= run.end)
+      return run.end;
     return known;
   }
 
