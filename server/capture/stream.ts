@@ -35,9 +35,10 @@ export interface CaptureStreamStatus {
 
 /**
  * One replication session of the leader: receives committed transactions from its replication worker
- * (replication-source.ts), queues them, and a single writer loop stores the queue in batches. An LSN is acknowledged only once everything up to it is
- * stored. `finished` settles when the session ends: resolved after stop(), rejected on any failure (the
- * caller restarts from the stored LSN, so nothing received but unstored is lost).
+ * (replication-source.ts), queues them, and a single writer loop stores the queue in batches. An LSN is
+ * acknowledged only once everything up to it is stored. `finished` settles when the session ends:
+ * resolved after stop(), rejected on any failure (the caller restarts from the stored LSN, so nothing
+ * received but unstored is lost).
  */
 export class CaptureStream {
   readonly finished: Promise<void>;
