@@ -260,7 +260,7 @@ export async function runLoad(params: LoadParams): Promise<void> {
     const hub = running.status?.hub;
     if (hub !== undefined) {
       console.log(
-        `  hub              ${hub.reads} read statements, ${hub.tenantReads} tenant reads, ${hub.batches} batches fanned out (${hub.handedOver ?? 0} handed over by capture, not read)`,
+        `  hub              ${hub.reads} read statements, ${hub.tenantReads} tenant reads, ${hub.batches} batches fanned out (${hub.handedOver} handed over by capture, not read)`,
       );
     }
     console.log(`  server RSS       ${((running.status?.rssKb ?? 0) / 1024).toFixed(1)} MB`);

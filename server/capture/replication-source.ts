@@ -53,6 +53,8 @@ const STOP_TIMEOUT_MS = 5_000;
 export class ReplicationSource {
   readonly #worker: Worker;
   readonly #started: Promise<void>;
+  /** Settles once the worker says it closed the connection, or exits. */
+  readonly #closed: Promise<void>;
   #stopped: Promise<void> | null = null;
   #ended = false;
 
@@ -66,6 +68,8 @@ export class ReplicationSource {
     });
     let started!: () => void;
     this.#started = new Promise((resolve) => (started = resolve));
+    let closed!: () => void;
+    this.#closed = new Promise((resolve) => (closed = resolve));
     this.#worker.on('message', (message: FromWorker) => {
       switch (message.type) {
         case 'started':
@@ -87,12 +91,14 @@ export class ReplicationSource {
           break;
         }
         case 'stopped':
+          closed();
           break;
       }
     });
     this.#worker.on('error', (error) => this.handlers.failed(error));
     this.#worker.on('exit', (code) => {
       this.#ended = true;
+      closed();
       if (this.#stopped === null) this.handlers.failed(new Error(`replication worker exited (${code})`));
     });
   }
@@ -118,15 +124,9 @@ export class ReplicationSource {
 
   async #stop(): Promise<void> {
     if (this.#ended) return;
-    const closed = new Promise<void>((resolve) => {
-      this.#worker.on('message', (message: FromWorker) => {
-        if (message.type === 'stopped') resolve();
-      });
-      this.#worker.once('exit', () => resolve());
-    });
     this.#send({ type: 'stop' });
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, STOP_TIMEOUT_MS).unref());
-    await Promise.race([closed, timeout]);
+    await Promise.race([this.#closed, timeout]);
     await this.#worker.terminate();
   }
 

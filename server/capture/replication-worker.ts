@@ -41,8 +41,8 @@ const service = new LogicalReplicationService(
 /** Rows and payload characters posted and not yet released by capture's thread. */
 let heldRows = 0;
 let heldBytes = 0;
-let resumeReading: (() => void) | null = null;
-let reading: Promise<void> | null = null;
+/** While paused: what the library waits on before reading on, and how to let it. */
+let paused: { reading: Promise<void>; resume: () => void } | null = null;
 let failed = false;
 
 function fail(cause: unknown): void {
@@ -71,10 +71,12 @@ service.on('data', (_lsn: string, message: Pgoutput.Message) => {
   }
   // Returning a promise makes the library pause the socket until capture's thread releases enough.
   if (!full()) return undefined;
-  reading ??= new Promise<void>((resolve) => {
-    resumeReading = resolve;
-  });
-  return reading;
+  if (paused === null) {
+    let resume!: () => void;
+    const reading = new Promise<void>((resolve) => (resume = resolve));
+    paused = { reading, resume };
+  }
+  return paused.reading;
 });
 service.on('heartbeat', (lsn: string, _at: number, reply: boolean) => {
   // Deferred past the microtasks in which the library hands over the messages received before this
@@ -89,11 +91,9 @@ port.on('message', (message: ToWorker) => {
     case 'release':
       heldRows -= message.rows;
       heldBytes -= message.bytes;
-      if (!full() && resumeReading !== null) {
-        const resume = resumeReading;
-        resumeReading = null;
-        reading = null;
-        resume();
+      if (!full() && paused !== null) {
+        paused.resume();
+        paused = null;
       }
       break;
     case 'acknowledge':
@@ -101,7 +101,7 @@ port.on('message', (message: ToWorker) => {
       break;
     case 'stop':
       failed = true;
-      resumeReading?.();
+      paused?.resume();
       void service.stop().finally(() => post({ type: 'stopped' }));
       break;
   }

@@ -50,7 +50,12 @@ export class Columns {
 
   /** The commit time of row `i`. */
   commitTimeOf(i: number): string {
-    return this.commitTime[this.txn[i]! - 1]!;
+    return this.commitTime[this.txnOf(i)]!;
+  }
+
+  /** The index of row `i`'s transaction in the per-transaction arrays. */
+  private txnOf(i: number): number {
+    return this.txn[i]! - 1;
   }
 
   /**
@@ -58,7 +63,6 @@ export class Columns {
    * STORE_BATCH_SQL (`payloadBytes` counts each payload as a page ships it).
    */
   rowValues(payloadBytes: (payload: string) => number): unknown[][] {
-    const txn = (i: number): number => this.txn[i]! - 1;
     const origin = this.origin;
     return [
       this.tenantId,
@@ -67,9 +71,9 @@ export class Columns {
       this.operation,
       this.payload,
       this.serverVersion,
-      this.txn.map((_, i) => this.commitLsn[txn(i)]),
-      this.txn.map((_, i) => String(this.xid[txn(i)])),
-      this.txn.map((_, i) => this.commitTime[txn(i)]),
+      this.txn.map((_, i) => this.commitLsn[this.txnOf(i)]),
+      this.txn.map((_, i) => String(this.xid[this.txnOf(i)])),
+      this.txn.map((_, i) => this.commitTime[this.txnOf(i)]),
       origin.map((o) => o?.clientId ?? null),
       origin.map((o) => o?.outboxEventId ?? null),
       this.payload.map(payloadBytes),
@@ -86,22 +90,22 @@ export class Columns {
  * row (then the push path reads the batch back, as other nodes do).
  */
 export function committedBatch(
-  afterId: number,
-  firstId: number,
-  lastId: number,
+  ids: { afterId: number; firstId: number; lastId: number },
+  tenantIds: readonly string[],
   epochs: string | null,
   columns: Columns,
   versions: readonly string[],
 ): CommittedBatch | null {
+  const { afterId, firstId, lastId } = ids;
   const contiguous =
     Number.isSafeInteger(firstId) && firstId > afterId && lastId - firstId + 1 === columns.length;
   if (!contiguous || versions.length !== columns.length) return null;
-  return new StoredRows(afterId, firstId, lastId, parseEpochs(epochs), columns, versions);
+  return new StoredRows(ids, tenantIds, parseEpochs(epochs), columns, versions);
 }
 
 /** A batch that stored no row (the empty last piece of a large transaction). */
 export function emptyBatch(afterId: number): CommittedBatch {
-  return new StoredRows(afterId, afterId + 1, afterId, {}, new Columns(), []);
+  return new StoredRows({ afterId, firstId: afterId + 1, lastId: afterId }, [], {}, new Columns(), []);
 }
 
 function parseEpochs(epochs: string | null): Record<string, number> {
@@ -109,28 +113,23 @@ function parseEpochs(epochs: string | null): Record<string, number> {
 }
 
 class StoredRows implements CommittedBatch {
-  readonly tenantIds: readonly string[];
-  /** Row indexes per tenant, in row (id) order. */
-  readonly #rowsOf = new Map<string, number[]>();
+  readonly afterId: number;
+  readonly lastId: number;
+  private readonly firstId: number;
+  /** Row indexes per tenant, in row (id) order; built when the push path first asks (a desk follows). */
+  #rowsOf: Map<string, number[]> | null = null;
 
   constructor(
-    readonly afterId: number,
-    private readonly firstId: number,
-    readonly lastId: number,
+    ids: { afterId: number; firstId: number; lastId: number },
+    /** The tenants of the rows, in the order of their first row (the writer's plan has them). */
+    readonly tenantIds: readonly string[],
     private readonly epochs: Record<string, number>,
     private readonly columns: Columns,
     private readonly versions: readonly string[],
   ) {
-    for (let i = 0; i < columns.length; i++) {
-      const tenantId = columns.tenantId[i]!;
-      let rows = this.#rowsOf.get(tenantId);
-      if (rows === undefined) {
-        rows = [];
-        this.#rowsOf.set(tenantId, rows);
-      }
-      rows.push(i);
-    }
-    this.tenantIds = [...this.#rowsOf.keys()];
+    this.afterId = ids.afterId;
+    this.firstId = ids.firstId;
+    this.lastId = ids.lastId;
   }
 
   epochOf(tenantId: string): number {
@@ -139,7 +138,7 @@ class StoredRows implements CommittedBatch {
 
   changesOf(tenantId: string): BatchChange[] {
     const c = this.columns;
-    return (this.#rowsOf.get(tenantId) ?? []).map((i) => {
+    return (this.#rows().get(tenantId) ?? []).map((i) => {
       const id = this.firstId + i;
       const modifiedAt = c.commitTimeOf(i);
       const json = spliceChange(
@@ -153,5 +152,17 @@ class StoredRows implements CommittedBatch {
       );
       return { id, entityType: c.entityType[i]!, json, modifiedAt };
     });
+  }
+
+  #rows(): Map<string, number[]> {
+    if (this.#rowsOf !== null) return this.#rowsOf;
+    const rowsOf = new Map<string, number[]>();
+    this.columns.tenantId.forEach((tenantId, i) => {
+      const rows = rowsOf.get(tenantId);
+      if (rows === undefined) rowsOf.set(tenantId, [i]);
+      else rows.push(i);
+    });
+    this.#rowsOf = rowsOf;
+    return rowsOf;
   }
 }

@@ -56,6 +56,8 @@ type Step = { kind: 'rows'; columns: Columns } | { kind: 'truncate'; tables: str
 const COPY_EVENTS = `COPY sync_events (tenant_id, entity_type, entity_id, operation, payload, server_version,
   commit_lsn, xid, modified_at, origin_client_id, origin_outbox_event_id, payload_bytes, changes, edited_at,
   origin_user_id, decision) FROM STDIN`;
+/** The last sync_events id this session drew, as text. */
+const LAST_ID_SQL = `currval(pg_get_serial_sequence('sync_events', 'id'))::text`;
 /** Rows per chunk written to the COPY stream. */
 const COPY_CHUNK_ROWS = 1_000;
 
@@ -193,7 +195,13 @@ export class BatchWriter {
     const lastId = Number(row.last_id);
     return {
       lastId,
-      committed: committedBatch(afterId, firstId, lastId, row.epochs, columns, row.versions ?? []),
+      committed: committedBatch(
+        { afterId, firstId, lastId },
+        tenants,
+        row.epochs,
+        columns,
+        row.versions ?? [],
+      ),
     };
   }
 
@@ -215,14 +223,16 @@ export class BatchWriter {
       await copyEvents(client, columns, versions);
       const [before, after] = notificationAround(tenants, this.options.identity);
       const ids = await client.query<{ first_id: string; last_id: string }>(
-        `SELECT (SELECT min(id) FROM sync_events WHERE id > $1)::text AS first_id,
-                currval(pg_get_serial_sequence('sync_events', 'id'))::text AS last_id,
-                pg_notify($2, $3 || currval(pg_get_serial_sequence('sync_events', 'id'))::text || $4)`,
+        `SELECT (SELECT min(id) FROM sync_events WHERE id > $1)::text AS first_id, ${LAST_ID_SQL} AS last_id,
+                pg_notify($2, $3 || ${LAST_ID_SQL} || $4)`,
         [afterId, SYNC_EVENTS_CHANNEL, before, after],
       );
       const firstId = Number(ids.rows[0]?.first_id);
       const lastId = Number(ids.rows[0]?.last_id);
-      return { lastId, committed: committedBatch(afterId, firstId, lastId, row.epochs, columns, versions) };
+      return {
+        lastId,
+        committed: committedBatch({ afterId, firstId, lastId }, tenants, row.epochs, columns, versions),
+      };
     });
   }
 
@@ -302,9 +312,7 @@ function plan(batch: readonly CapturedTransaction[]): {
  */
 async function insertEvents(client: PoolClient, columns: Columns): Promise<number> {
   await copyEvents(client, columns, await drawVersions(client, columns.serverVersion));
-  const last = await client.query<{ last_id: string }>(
-    `SELECT currval(pg_get_serial_sequence('sync_events', 'id'))::text AS last_id`,
-  );
+  const last = await client.query<{ last_id: string }>(`SELECT ${LAST_ID_SQL} AS last_id`);
   return Number(last.rows[0]?.last_id ?? 0);
 }
 

@@ -110,9 +110,9 @@ export class TenantChannel {
    */
   extend(changes: readonly BatchChange[], coveredTo: number): void {
     const tail = this.tail;
-    assert(tail !== null, 'extend() follows a tail');
+    assert(tail !== null && changes.length > 0, 'extend() follows a tail with changes');
     this.coveredTo = coveredTo;
-    if (changes.length > 0) this.#offer(tail, changes);
+    this.#offer(tail, changes);
   }
 
   #offer(tail: CursorPosition, changes: readonly BatchChange[]): void {

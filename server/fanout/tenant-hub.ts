@@ -105,7 +105,7 @@ export class TenantHub implements Service {
    * whose log the hub knew up to a point in the run (coveredTo in [start, end]) is known up to `end`, as
    * the batches that did not name it held none of its changes. null before the first or after a TRUNCATE.
    */
-  #handedOver: { start: number; end: number } | null = null;
+  #run: { start: number; end: number } | null = null;
   /** The identity of the capture that hands its batches to this hub (see captureIdentity). */
   #ownCapture: string | null;
   #listening: Promise<void>;
@@ -231,7 +231,7 @@ export class TenantHub implements Service {
     this.#ownCapture = stored.capture;
     const batch = stored.committed;
     if (batch === null) {
-      this.#handedOver = null;
+      this.#run = null;
       if (stored.all) this.wake('all');
       else this.wake(stored.tenantIds);
       return;
@@ -253,8 +253,8 @@ export class TenantHub implements Service {
       channel.missedThrough = batch.lastId;
       if (channel.wanted) this.wake([tenantId]);
     }
-    const run = this.#handedOver;
-    this.#handedOver =
+    const run = this.#run;
+    this.#run =
       run !== null && run.end === batch.afterId
         ? { start: run.start, end: batch.lastId }
         : { start: batch.afterId, end: batch.lastId };
@@ -281,7 +281,6 @@ export class TenantHub implements Service {
       // A subscriber may have left the feed (its socket full): the rest goes to those still following.
       if (channel.tail === null) return;
     }
-    if (changes.length === 0) channel.extend([], coveredTo);
   }
 
   /**
@@ -290,7 +289,7 @@ export class TenantHub implements Service {
    * one was not (missedThrough), which only a read that saw it can cover.
    */
   #coveredTo(channel: TenantChannel): number {
-    const run = this.#handedOver;
+    const run = this.#run;
     const known = channel.coveredTo;
     if (run !== null && known >= channel.missedThrough && known >= run.start && known <= run.end)
       return run.end;
