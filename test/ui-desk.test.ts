@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { signToken } from '../server/auth/tokens.ts';
 import { DeskSync } from '../desktop/sync/index.ts';
 import { silentLog, waitFor } from './support/db.ts';
 import { FAST_SYNC } from './support/desk-client.ts';
+import { startProxy } from './support/http-proxy.ts';
 import { UiDesk } from './support/ui-desk.ts';
 
 /**
@@ -309,6 +310,13 @@ describe('desk UI in Chromium', () => {
 
   it('a long catch-up shows its progress in the status bar', async () => {
     const { page } = ui;
+    // Settled first: a resnapshot of the students that the earlier refused create set off would otherwise
+    // resume with this catch-up and bring the new rows in its one page (one text, then nothing to catch up).
+    await waitFor(() => ui.desk.status?.activity === 'idle' && ui.desk.store.syncState().snapshot === null, {
+      timeoutMs: 15_000,
+      message: 'desk idle, no snapshot in progress',
+    });
+    await expectDeskEqualsServer();
     // Every text the progress element shows, however briefly.
     await page.evaluate(`
       window.progressSeen = [];
@@ -324,14 +332,18 @@ describe('desk UI in Chromium', () => {
       [ui.tenant],
     );
     await ui.server.captured();
-    // The server's count, not the desk's before the insert: a resnapshot of the students the previous test
-    // set off (its refused create) may have been stopped half way, and resumes with this catch-up.
     const onServer = await ui.db.pool.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM students WHERE tenant_id = $1',
       [ui.tenant],
     );
     const expected = onServer.rows[0]!.n;
-    const sync = ui.desk.start({ downLimit: 200 });
+    // Each page of changes is held 100 ms on the way, as on a slow link: otherwise, on a loaded machine, the
+    // page may get the whole catch-up's statuses in one read and draw only the last.
+    const slowLink = await startProxy(ui.server.url, undefined, ({ path }) =>
+      path === '/api/sync/down' ? 100 : 0,
+    );
+    onTestFinished(() => slowLink.close());
+    const sync = ui.desk.start({ downLimit: 200 }, slowLink);
     ui.status.use(sync);
     // Generous: on a loaded machine a restarted desk may first back off once; say where it stood if not.
     await waitFor(() => ui.desk.store.count('STUDENT') === expected, { timeoutMs: 30_000 }).catch(
@@ -346,6 +358,7 @@ describe('desk UI in Chromium', () => {
     expect(seen.length).toBeGreaterThan(1);
     expect(seen.at(-1)).toMatch(/\d+ (received|of \d+)/);
     await page.waitForSelector('[data-test=progress]', { state: 'detached' });
+    await waitFor(() => sync.status.live, { message: 'live again through the slow link' });
     await expectDeskEqualsServer();
   });
 });

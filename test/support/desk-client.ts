@@ -39,12 +39,12 @@ export class TestDeskClient {
     return this.sync?.status ?? null;
   }
 
-  /** Goes online: a fresh DeskSync over the same store. */
-  start(overrides: Partial<DeskSyncOptions> = {}): DeskSync {
+  /** Goes online: a fresh DeskSync over the same store; `via` is another way to the server (a proxy). */
+  start(overrides: Partial<DeskSyncOptions> = {}, via: { url: string } = this.server): DeskSync {
     if (this.sync !== null) throw new Error('already started');
     const sync = new DeskSync(this.log, {
       store: this.store,
-      serverUrl: this.server.url,
+      serverUrl: via.url,
       token: this.token,
       options: { ...this.options, ...overrides },
     });
