@@ -1,8 +1,9 @@
 import type { EntityType } from '../../shared/entities.ts';
 import type { Change } from '../../shared/protocol.ts';
-import { searchKeyOf, type EntityStore } from './entity-store.ts';
+import type { EntityStore } from './entity-store.ts';
 import { DeskStoreError } from './errors.ts';
 import { entityKey, type OutboxStore } from './outbox-store.ts';
+import { isPrepared, prepareChanges, type PreparedChanges } from './prepared-changes.ts';
 
 /** What one page of changes did to the desk. */
 export interface ApplyResult {
@@ -28,6 +29,7 @@ export function noteChanged(changed: ChangedIds | null, type: EntityType, id: st
  * Applies server changes per PROTOCOL "Applying changes on the desk". Runs inside the caller's transaction.
  * The hot loop is one prepared upsert per change whose WHERE clause is the version guard, so a catch-up
  * costs about what a bare INSERT of the same rows costs; the set of protected entities is read once per page.
+ * A page may come prepared (prepared-changes.ts, on a worker thread for a long download) or as changes.
  */
 export class ChangeApplier {
   constructor(
@@ -36,7 +38,8 @@ export class ChangeApplier {
     private readonly tenantId: string,
   ) {}
 
-  apply(changes: readonly Change[], changed: ChangedIds | null): ApplyResult {
+  apply(changes: readonly Change[] | PreparedChanges, changed: ChangedIds | null): ApplyResult {
+    const page = isPrepared(changes) ? changes : prepareChanges(changes);
     const protectedKeys = this.outbox.unresolvedKeys();
     const checkProtected = protectedKeys.size > 0;
     const upsert = this.entities.upsertFromServer;
@@ -45,27 +48,25 @@ export class ChangeApplier {
     let applied = 0;
     let skipped = 0;
     let held = 0;
-    for (const change of changes) {
-      const payload = change.payload;
-      const type = change.entityType;
-      const id = change.entityId;
-      const rowTenant = payload.tenantId ?? tenantId;
+    for (let i = 0; i < page.length; i++) {
+      const rowTenant = page.tenantId[i] ?? tenantId;
       if (rowTenant !== tenantId) {
         throw new DeskStoreError(
           'TENANT_MISMATCH',
-          `change ${change.id} belongs to tenant ${JSON.stringify(rowTenant)}, this desk to ${tenantId}`,
+          `change ${page.id[i]} belongs to tenant ${JSON.stringify(rowTenant)}, this desk to ${tenantId}`,
         );
       }
-      const deleted = change.operation === 'DELETE' ? 1 : 0;
-      const doc = JSON.stringify(payload);
-      const updatedAt = typeof payload.updatedAt === 'string' ? payload.updatedAt : change.modifiedAt;
-      const searchKey = deleted === 1 ? null : searchKeyOf(type, payload);
+      const type = page.entityType[i]!;
+      const id = page.entityId[i]!;
+      const version = page.serverVersion[i]!;
+      const deleted = page.deleted[i]!;
+      const doc = page.doc[i]!;
+      const updatedAt = page.updatedAt[i]!;
+      const searchKey = page.searchKey[i]!;
       if (checkProtected && protectedKeys.has(entityKey(type, id))) {
-        hold.run(type, id, tenantId, change.serverVersion, deleted, doc, updatedAt, searchKey);
+        hold.run(type, id, tenantId, version, deleted, doc, updatedAt, searchKey);
         held += 1;
-      } else if (
-        upsert.run(type, id, tenantId, change.serverVersion, deleted, doc, updatedAt, searchKey).changes > 0
-      ) {
+      } else if (upsert.run(type, id, tenantId, version, deleted, doc, updatedAt, searchKey).changes > 0) {
         applied += 1;
         noteChanged(changed, type, id);
       } else {

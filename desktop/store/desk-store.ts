@@ -19,6 +19,7 @@ import { DeskStoreError } from './errors.ts';
 import { StoreEmitter, type StoreEvents } from './events.ts';
 import { LocalEdits, type EntityPatch, type LocalEdit, type NewEntity } from './local-edits.ts';
 import { OutboxStore, toWireEvent } from './outbox-store.ts';
+import type { PreparedChanges } from './prepared-changes.ts';
 import { EntityQueries } from './queries.ts';
 import { SyncStateStore, type SyncState } from './sync-state.ts';
 import { UploadResponseApplier, type UploadOutcome } from './upload-response.ts';
@@ -292,8 +293,12 @@ export class DeskStore {
     return this.state.read();
   }
 
-  /** Applies a page of changes and stores its cursor in one SQLite transaction. */
-  applyChanges(changes: readonly Change[], cursor: string, options: ApplyOptions = {}): ApplyResult {
+  /** Applies a page of changes (or the same prepared) and stores its cursor in one SQLite transaction. */
+  applyChanges(
+    changes: readonly Change[] | PreparedChanges,
+    cursor: string,
+    options: ApplyOptions = {},
+  ): ApplyResult {
     return this.applyPage(changes, cursor, options, (now) =>
       this.state.saveCursor(cursor, options.syncTimestamp ?? null, now),
     );
@@ -315,7 +320,7 @@ export class DeskStore {
 
   /** Applies one snapshot page and records where to resume, in one transaction. */
   applySnapshotPage(
-    changes: readonly Change[],
+    changes: readonly Change[] | PreparedChanges,
     progress: { cursor: string; pageToken?: string | null },
     options: Pick<ApplyOptions, 'deferCommit'> = {},
   ): ApplyResult {
@@ -344,7 +349,7 @@ export class DeskStore {
   }
 
   private applyPage(
-    changes: readonly Change[],
+    changes: readonly Change[] | PreparedChanges,
     cursor: string | null,
     options: Pick<ApplyOptions, 'deferCommit'>,
     saveProgress: (now: string) => void,

@@ -7,5 +7,6 @@ export { DeskStoreError, ValidationError, type DeskStoreErrorCode, type FieldIss
 export type { ChangedEvent, StoreEvents } from './events.ts';
 export type { EntityPatch, LocalEdit, NewEntity } from './local-edits.ts';
 export { MIGRATIONS } from './migrations.ts';
+export { prepareChanges, type PreparedChanges } from './prepared-changes.ts';
 export type { SnapshotProgress, SyncState } from './sync-state.ts';
 export type { UploadOutcome } from './upload-response.ts';
