@@ -8,20 +8,30 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** Everything `electron` loads (ignored by git); packaged by electron-builder. */
 export const ELECTRON_OUT = join(here, 'dist');
 
-/** Builds the main process (ESM, node_modules left external), the sandboxed preload (one CJS file) and the renderer. */
+/**
+ * Builds the main process and its page worker (ESM, node_modules left external), the sandboxed preload (one CJS
+ * file) and the renderer.
+ */
 export async function buildDesktop(outDir: string = ELECTRON_OUT): Promise<void> {
   await mkdir(outDir, { recursive: true });
-  await build({
-    entryPoints: [join(here, 'main.ts')],
-    outfile: join(outDir, 'main.mjs'),
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    sourcemap: true,
-    logLevel: 'warning',
-  });
+  // The main process, and the worker that decodes a long download's pages (desktop/sync/page-decoder.ts),
+  // which main.mjs finds beside itself.
+  for (const [entry, file] of [
+    [join(here, 'main.ts'), 'main.mjs'],
+    [join(here, '..', 'sync', 'page-worker.ts'), 'page-worker.mjs'],
+  ] as const) {
+    await build({
+      entryPoints: [entry],
+      outfile: join(outDir, file),
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      sourcemap: true,
+      logLevel: 'warning',
+    });
+  }
   await build({
     entryPoints: [join(here, 'preload.ts')],
     outfile: join(outDir, 'preload.cjs'),

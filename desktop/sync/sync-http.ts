@@ -56,7 +56,20 @@ export class SyncHttp {
   }
 
   /** POSTs `body` and parses the answer with `parse` (a shared zod schema's, see withSchema). */
-  async post<T>(path: string, body: unknown, parse: (json: unknown) => T, signal?: AbortSignal): Promise<T> {
+  post<T>(path: string, body: unknown, parse: (json: unknown) => T, signal?: AbortSignal): Promise<T> {
+    return this.postDecoded(path, body, (text) => parse(JSON.parse(text)), signal);
+  }
+
+  /**
+   * POSTs `body` and turns the answer's text into its value with `decode`, which may do so on another
+   * thread (PageDecoder); an answer it refuses is a protocol error.
+   */
+  async postDecoded<T>(
+    path: string,
+    body: unknown,
+    decode: (text: string) => T | Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     const timeout = AbortSignal.timeout(this.options.timeoutMs);
     const combined = signal === undefined ? timeout : AbortSignal.any([signal, timeout]);
     let response: Response;
@@ -81,7 +94,7 @@ export class SyncHttp {
       throw error;
     }
     try {
-      return parse(JSON.parse(text));
+      return await decode(text);
     } catch (err) {
       throw new SyncHttpError(
         'protocol',

@@ -40,7 +40,7 @@ export interface ReplicationHandlers {
   failed(error: Error): void;
 }
 
-const ENTRY = new URL('./worker-entry.mjs', import.meta.url);
+const ENTRY = new URL('../../shared/worker-entry.mjs', import.meta.url);
 const WORKER = new URL('./replication-worker.ts', import.meta.url).href;
 /** How long stop() waits for the worker to close the replication connection before ending it. */
 const STOP_TIMEOUT_MS = 5_000;
