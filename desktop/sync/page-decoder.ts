@@ -75,21 +75,26 @@ export interface PageRequest {
  * Decodes the pages of one long download on a worker thread, so that the next page is parsed, checked
  * and prepared while this one is written to SQLite: on the download's own thread that work is about a
  * fifth of a catch-up (JSON.parse, zod, the payloads' JSON text and search keys). Started on the first
- * page it is asked for and ended by close(); a download of one page never starts it. If the worker cannot
- * start or dies, pages are decoded on the caller's thread from then on, so a download never fails for it.
+ * page it is asked for and ended by close() (CatchUp decodes a download's first page itself, so a download
+ * of one page never starts it). If the worker cannot start or dies, pages are decoded on the caller's
+ * thread from then on, so a download never fails for it.
  */
 export class PageDecoder {
   #worker: Worker | null = null;
   #broken = false;
   #nextId = 1;
-  /** Pages the worker decoded. */
-  decodedOnWorker = 0;
+  #decodedOnWorker = 0;
   readonly #pending = new Map<number, Pending>();
 
   constructor(
     private readonly log: Logger,
     private readonly script: WorkerScript | null = pageWorkerScript(),
   ) {}
+
+  /** Pages the worker decoded. */
+  get decodedOnWorker(): number {
+    return this.#decodedOnWorker;
+  }
 
   decode<K extends PageKind>(kind: K, text: string): Decoding<K> {
     const worker = this.#broken || this.script === null ? null : (this.#worker ?? this.#start());
@@ -145,7 +150,7 @@ export class PageDecoder {
       this.#pending.delete(answer.id);
       waiting.head(null);
       if (answer.ok) {
-        this.decodedOnWorker += 1;
+        this.#decodedOnWorker += 1;
         waiting.resolve(answer.page);
       } else waiting.reject(new Error(answer.message));
     });
@@ -156,11 +161,7 @@ export class PageDecoder {
       this.#worker = null;
       for (const { kind, text, head, resolve, reject } of this.#pending.values()) {
         head(null);
-        try {
-          resolve(decodePage(kind, text));
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
-        }
+        decodedHere(kind, text).page.then(resolve, reject);
       }
       this.#pending.clear();
     };
