@@ -315,4 +315,37 @@ describe('record history', () => {
     expect(unknown.code).toBe(1);
     expect((await admin(['history', 'GRADE'])).code).toBe(2);
   });
+
+  it('sync-admin history names a desk as its registered desk token does, beside its client id', async () => {
+    const signed = await admin([
+      'token',
+      '--tenant',
+      tenant,
+      '--role',
+      'desk',
+      '--desk',
+      'Front office',
+      '--by',
+      'alice',
+      '--sub',
+      'k.traore',
+    ]);
+    expect(signed.code, signed.stderr).toBe(0);
+    const frontOffice = signed.stdout.trim();
+    const clientId = randomUUID();
+    const create = gradeEvent({}, 9);
+    expect(versionOf(await up(frontOffice, clientId, [create]))).toBeGreaterThan(0);
+    await entriesOf(create.entityId, 1);
+    const table = await admin(['history', 'GRADE', create.entityId]);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toContain(`desk Front office (client ${clientId}), edited ${create.createdAt}`);
+    // The JSON stays the endpoint's answer: the client id only.
+    const json = await admin(['history', 'GRADE', create.entityId, '--json']);
+    expect(JSON.parse(json.stdout)[0].origin).toEqual({
+      kind: 'DESK',
+      userId: 'k.traore',
+      clientId,
+      outboxEventId: create.id,
+    });
+  });
 });

@@ -21,9 +21,16 @@ function who(entry: HistoryEntry): string {
   return entry.origin.kind === 'DESK' ? (entry.origin.userId ?? '?') : 'server';
 }
 
-function where(entry: HistoryEntry): string {
+/** Desk names by client id, as deskNames reads them. */
+type DeskNames = ReadonlyMap<string, string>;
+
+/** The desk by its registered name when known ("desk Secretariat-2 (client 7c…)"), else its client id. */
+function where(entry: HistoryEntry, names: DeskNames): string {
   if (entry.origin.kind === 'SERVER') return 'server (web app, script, psql)';
-  const desk = `desk ${entry.origin.clientId ?? '?'}`;
+  const clientId = entry.origin.clientId;
+  const name = clientId === undefined ? undefined : names.get(clientId);
+  const desk =
+    name === undefined || name === clientId ? `desk ${clientId ?? '?'}` : `desk ${name} (client ${clientId})`;
   return entry.editedAt === undefined ? desk : `${desk}, edited ${entry.editedAt}`;
 }
 
@@ -40,14 +47,36 @@ function what(entry: HistoryEntry): string {
   return `${decided}${fields.join('; ')}`;
 }
 
-const COLUMNS: Column<HistoryEntry>[] = [
-  { header: 'WHEN', value: (e) => e.committedAt },
-  { header: 'VERSION', value: (e) => String(e.serverVersion) },
-  { header: 'OPERATION', value: (e) => e.operation },
-  { header: 'WHO', value: who },
-  { header: 'FROM WHERE', value: where },
-  { header: 'WHAT CHANGED', value: what },
-];
+function columns(names: DeskNames): Column<HistoryEntry>[] {
+  return [
+    { header: 'WHEN', value: (e) => e.committedAt },
+    { header: 'VERSION', value: (e) => String(e.serverVersion) },
+    { header: 'OPERATION', value: (e) => e.operation },
+    { header: 'WHO', value: who },
+    { header: 'FROM WHERE', value: (e) => where(e, names) },
+    { header: 'WHAT CHANGED', value: what },
+  ];
+}
+
+/**
+ * The registered desk name (sync-admin token --desk) of each client id, from the desk token it last
+ * contacted the server with (sync_log.token_id, kept retention.syncLogDays). A client id that used no
+ * registered token in that time has none, and is shown as it is.
+ */
+async function deskNames(pool: Pool, tenantId: string, entries: readonly HistoryEntry[]): Promise<DeskNames> {
+  const clientIds = [
+    ...new Set(entries.flatMap((e) => (e.origin.clientId === undefined ? [] : [e.origin.clientId]))),
+  ];
+  if (clientIds.length === 0) return new Map();
+  const found = await pool.query<{ client_id: string; desk_name: string }>(
+    `SELECT DISTINCT ON (l.client_id) l.client_id, t.desk_name
+       FROM sync_log l JOIN desk_tokens t ON t.jti = l.token_id AND t.tenant_id = l.tenant_id
+      WHERE l.tenant_id = $1 AND l.client_id = ANY($2::text[]) AND l.token_id IS NOT NULL
+      ORDER BY l.client_id, l.started_at DESC`,
+    [tenantId, clientIds],
+  );
+  return new Map(found.rows.map((r) => [r.client_id, r.desk_name]));
+}
 
 /** The tenants holding a record of that id: from its history, else its current row. */
 async function tenantsOf(pool: Pool, type: EntityType, id: string): Promise<string[]> {
@@ -90,7 +119,8 @@ export const history: Command = {
     '  --json        the entries as POST /api/sync/history answers them',
     '',
     'History is kept retention.historyDays (default 400) of the sync-rules file, whatever sync_events',
-    'keeps. "server" is any writer other than a desk upload (web app, script, psql).',
+    'keeps. "server" is any writer other than a desk upload (web app, script, psql). A desk is named as',
+    'its desk token was registered (token --desk), when it used one within retention.syncLogDays.',
   ].join('\n'),
   async run(args, ctx) {
     const { values, positionals } = parsing(() =>
@@ -111,7 +141,7 @@ export const history: Command = {
     }
     const entityId = id.toLowerCase();
     const hidden = ctx.rules().hiddenFields[type.data];
-    const entries = await ctx.withDatabase(async (pool) => {
+    const { entries, names } = await ctx.withDatabase(async (pool) => {
       let tenantId = values.tenant?.toLowerCase();
       if (tenantId === undefined) {
         const tenants = await tenantsOf(pool, type.data, entityId);
@@ -122,7 +152,11 @@ export const history: Command = {
         if (tenantId === undefined) throw new AdminError(`no history of ${type.data} ${entityId}`);
       }
       try {
-        return await allEntries(pool, { tenantId, type: type.data, id: entityId, hidden });
+        const entries = await allEntries(pool, { tenantId, type: type.data, id: entityId, hidden });
+        return {
+          entries,
+          names: values.json === true ? new Map() : await deskNames(pool, tenantId, entries),
+        };
       } catch (error) {
         if (error instanceof SyncError && error.code === 'UNKNOWN_ENTITY') {
           throw new AdminError(`no ${type.data} ${entityId} in tenant ${tenantId}`, { cause: error });
@@ -134,7 +168,7 @@ export const history: Command = {
       ctx.io.out(formatJson(entries));
       return;
     }
-    ctx.io.out(formatTable(entries, COLUMNS));
+    ctx.io.out(formatTable(entries, columns(names)));
     if (entries.length === 0)
       ctx.io.err('the record exists, but its history is gone (retention.historyDays)');
   },
