@@ -153,6 +153,47 @@ describe('POST /api/sync/down', () => {
     expect(cursorWins.changes.map((c) => c.id)).toEqual(late.map(String));
   });
 
+  it('lastSyncTimestamp finds its start among many commits of two tenants, and a commit time out of order is not missed', async () => {
+    const [a, b] = [await createTenant(db.pool), await createTenant(db.pool)];
+    const t0 = Date.parse('2031-03-01T08:00:00.000Z');
+    // 40 commits a second apart, of 1 to 3 changes of a, each followed by one of b: ids in commit order.
+    const commits: { at: number; ids: number[] }[] = [];
+    for (let i = 0; i < 40; i++) {
+      const at = t0 + i * 1000;
+      commits.push({
+        at,
+        ids: await insertEvents(db.pool, { tenantId: a, count: 1 + (i % 3), modifiedAt: new Date(at) }),
+      });
+      await insertEvents(db.pool, { tenantId: b, count: 1, modifiedAt: new Date(at) });
+    }
+    const after = (time: number): string[] =>
+      commits.filter((c) => c.at > time).flatMap((c) => c.ids.map(String));
+    for (const time of [
+      t0 - 1,
+      t0,
+      t0 + 1,
+      t0 + 12_000,
+      t0 + 12_500,
+      t0 + 38_999,
+      t0 + 39_000,
+      t0 + 60_000,
+    ]) {
+      const since = await drain(a, { lastSyncTimestamp: new Date(time).toISOString(), limit: 7 });
+      expect(since.ids, new Date(time).toISOString()).toEqual(after(time));
+    }
+    // Two transactions that commit together can get their times the other way round: the change with the
+    // later time but the lower id is still after the time.
+    const c = await createTenant(db.pool);
+    const t1 = Date.parse('2031-04-01T08:00:00.000Z');
+    const early = await insertEvents(db.pool, { tenantId: c, count: 5, modifiedAt: new Date(t1) });
+    const swappedLate = await insertEvents(db.pool, { tenantId: c, count: 1, modifiedAt: new Date(t1 + 2) });
+    const swappedEarly = await insertEvents(db.pool, { tenantId: c, count: 1, modifiedAt: new Date(t1 + 1) });
+    const late = await insertEvents(db.pool, { tenantId: c, count: 3, modifiedAt: new Date(t1 + 10) });
+    const since = await drain(c, { lastSyncTimestamp: new Date(t1 + 1).toISOString() });
+    expect(since.ids).toEqual([...swappedLate, ...swappedEarly, ...late].map(String));
+    expect(early).toHaveLength(5);
+  });
+
   it('limit defaults to rules.limits.downDefault and a limit above downMax is capped, not refused', async () => {
     const small = await startTestServer(db.pool, { limits: { downDefault: 5, downMax: 12 } });
     try {

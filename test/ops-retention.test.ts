@@ -60,6 +60,28 @@ describe('retention', () => {
     expect(await floorOf(a)).toBe(oldIds.at(-1));
   });
 
+  it('pruneEvents stops at the first change of a tenant newer than the cutoff: an older commit time above it waits for a later prune', async () => {
+    const b = await createTenant(db.pool, 'Clock school');
+    const old = new Date(Date.now() - 10 * DAY_MS);
+    const oldIds = await insertEvents(db.pool, { tenantId: b, count: 3, modifiedAt: old });
+    const newIds = await insertEvents(db.pool, { tenantId: b, count: 2 });
+    // A commit time out of order (a clock set back): below the cutoff, but above a change that is kept.
+    const stray = await insertEvents(db.pool, { tenantId: b, count: 1, modifiedAt: old });
+
+    const result = await pruneEvents(db.pool, 7 * DAY_MS, { historyDays: 0 });
+    expect(result.tenants.find((t) => t.tenantId === b)).toEqual({
+      tenantId: b,
+      deleted: 3,
+      floorId: oldIds.at(-1),
+    });
+    expect(await eventIds(b)).toEqual([...newIds, ...stray]);
+    // Once the changes below it are old too, it goes with them.
+    await db.pool.query('UPDATE sync_events SET modified_at = $2 WHERE tenant_id = $1', [b, old]);
+    await pruneEvents(db.pool, 7 * DAY_MS, { historyDays: 0 });
+    expect(await eventIds(b)).toEqual([]);
+    expect(await floorOf(b)).toBe(stray.at(-1));
+  });
+
   it('pruneEvents keeps the history of the changes it deletes in sync_history, except what is past historyDays', async () => {
     const d = await createTenant(db.pool, 'History school');
     await insertEvents(db.pool, { tenantId: d, count: 3, modifiedAt: new Date(Date.now() - 10 * DAY_MS) });

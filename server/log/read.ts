@@ -34,7 +34,7 @@ export interface ChangesPageQuery {
  */
 export interface ChangesPage {
   state: TenantLogState;
-  /** The id the page starts after (for `since`: found through the modified_at index). */
+  /** The id the page starts after (for `since`: found by SINCE_START_SQL). */
   afterId: number;
   changesJson: string;
   count: number;
@@ -117,14 +117,49 @@ export function spliceChange(
   return `{"id":"${id}","entityType":${JSON.stringify(entityType)},"entityId":"${entityId}","operation":"${operation}","payload":${payload},"serverVersion":${serverVersion},"modifiedAt":"${modifiedAt}"}`;
 }
 
+/** Changes looked at before the one SINCE_START_SQL's search finds, for a commit time out of order. */
+const SINCE_LOOK_BACK = 64;
+
+/**
+ * `since` ($4, a time) of tenant $1: the id before the tenant's first change committed after the time, or
+ * null when none is. Ids follow commit order, so within a tenant commit time rises with id, and a binary
+ * search over the tenant's ids finds that change without an index on commit time (migration 011): each
+ * step is one probe of sync_events_tenant_id_idx (the tenant's first change at or above the middle id),
+ * about log2 of the id range in all. Two transactions committing together can get their times in the
+ * other order (a commit's time is taken before its commit record is written), so the SINCE_LOOK_BACK
+ * changes before the one found are looked at too: a change committed after the time among them is where
+ * the read starts. Every row of one transaction shares its commit time, so none is split.
+ */
+export const SINCE_START_SQL = `(
+  WITH RECURSIVE search(lo, hi) AS (
+    SELECT min(id), max(id) + 1 FROM sync_events WHERE tenant_id = $1
+    UNION ALL
+    SELECT CASE WHEN p.past THEN s.lo ELSE m.mid + 1 END, CASE WHEN p.past THEN m.mid ELSE s.hi END
+      FROM search s
+      CROSS JOIN LATERAL (SELECT s.lo + (s.hi - s.lo) / 2 AS mid) m
+      CROSS JOIN LATERAL (
+        SELECT coalesce((SELECT e.modified_at > $4::timestamptz FROM sync_events e
+                          WHERE e.tenant_id = $1 AND e.id >= m.mid ORDER BY e.id LIMIT 1), true) AS past
+      ) p
+     WHERE s.lo < s.hi
+  ),
+  found AS (SELECT lo AS id FROM search WHERE lo >= hi)
+  SELECT least(
+    (SELECT e.id FROM sync_events e, found f WHERE e.tenant_id = $1 AND e.id >= f.id ORDER BY e.id LIMIT 1),
+    (SELECT min(b.id) FROM (
+       SELECT e.id, e.modified_at FROM sync_events e, found f
+        WHERE e.tenant_id = $1 AND e.id < f.id ORDER BY e.id DESC LIMIT ${SINCE_LOOK_BACK}
+     ) b WHERE b.modified_at > $4::timestamptz)
+  ) - 1
+)`;
+
 // $1 tenant, $2 cursor event id, $3 cursor epoch, $4 lastSyncTimestamp, $5 entity types, $6 limit,
 // $7 hidden fields as {"TYPE": ["field", …]} or null, $8 byte budget, $9 count the changes after the start.
 // The count (countRemaining) walks sync_events_tenant_id_idx from the start once (its own CTE: in the
 // select list it would run for every row of the page), in the page's snapshot; the page's own changes are
 // taken off it in readChangesPage.
-// `since`: the first change committed after the time, by (modified_at, id) so that every row of one
-// transaction (they share one commit time) is included (one probe of sync_events_tenant_modified_idx);
-// rows are then read by id, which is commit order.
+// `since`: from the tenant's first change committed after the time (SINCE_START_SQL); rows are then read
+// by id, which is commit order.
 // The page is read only when the start can be served, mirroring tenant-log.ts checkPosition. It is a
 // LATERAL join on the one-row state, hence a nested loop that yields the page in its index order. The
 // byte budget is applied there, over at most limit + 1 rows, from their stored sizes: only the payloads
@@ -138,11 +173,7 @@ start AS MATERIALIZED (
   SELECT s.*,
     CASE
       WHEN $2::bigint IS NOT NULL THEN $2::bigint
-      WHEN $4::timestamptz IS NOT NULL THEN coalesce(
-        (SELECT e.id - 1 FROM sync_events e
-          WHERE e.tenant_id = $1 AND e.modified_at > $4::timestamptz
-          ORDER BY e.modified_at, e.id LIMIT 1),
-        s.tail_id)
+      WHEN $4::timestamptz IS NOT NULL THEN coalesce(${SINCE_START_SQL}, s.tail_id)
       ELSE 0
     END AS after_id,
     CASE

@@ -40,15 +40,25 @@ WITH RECURSIVE t AS (
 )
 SELECT tenant_id::text FROM t WHERE tenant_id IS NOT NULL`;
 
-// One chunk of one tenant, in one statement (so one transaction): the rows go and the tenant's floor rises
-// to the highest id deleted. A cursor below that id would miss a deleted change, so it gets 410; a cursor
+// Where a tenant's prune stops: its first change committed at or after the cutoff $2 (ids follow commit
+// order, so every change below it was committed before the cutoff), else the log's end (changes stored
+// during the prune come above it). Found once per tenant by walking sync_events_tenant_id_idx from the
+// tenant's oldest change, which are the changes the prune deletes (migration 011).
+const PRUNE_BOUNDARY = `
+SELECT coalesce(
+  (SELECT id FROM sync_events WHERE tenant_id = $1 AND modified_at >= $2 ORDER BY id LIMIT 1),
+  (SELECT coalesce(max(id), 0) + 1 FROM sync_events)
+)::text AS boundary`;
+
+// One chunk of one tenant below its boundary $6, in one statement (so one transaction): the rows go and
+// the tenant's floor rises to the highest id deleted. A cursor below that id would miss a deleted change, so it gets 410; a cursor
 // at or above it needs only rows above it, which are all kept. This holds whatever order chunks go in.
 // The history entries of the rows deleted (those committed since the history cutoff $5, every one when it is
 // null) move to sync_history in the same statement: record history outlives the change log, and a crash
 // between the two cannot lose nor double an entry (010_history_in_events.sql).
 const PRUNE_EVENTS_CHUNK = `
 WITH doomed AS (
-  SELECT id FROM sync_events WHERE tenant_id = $1 AND modified_at < $2 ORDER BY modified_at LIMIT $3
+  SELECT id FROM sync_events WHERE tenant_id = $1 AND id < $6 AND modified_at < $2 ORDER BY id LIMIT $3
 ),
 archived AS (
   INSERT INTO sync_history (tenant_id, entity_type, entity_id, server_version, operation, committed_at,
@@ -93,10 +103,13 @@ export async function pruneEvents(
   for (const { tenant_id: tenantId } of tenants.rows) {
     let deleted = 0;
     let floorId = 0;
+    const found = await pool.query<{ boundary: string }>(PRUNE_BOUNDARY, [tenantId, cutoff]);
+    const boundary = found.rows[0]?.boundary;
+    assert(boundary !== undefined, 'the boundary query returns one row');
     for (;;) {
       const chunk = await pool.query<{ deleted: number; floor_id: number | null; archived: number }>(
         PRUNE_EVENTS_CHUNK,
-        [tenantId, cutoff, PRUNE_CHUNK_ROWS, reason, historyCutoff],
+        [tenantId, cutoff, PRUNE_CHUNK_ROWS, reason, historyCutoff, boundary],
       );
       const row = chunk.rows[0];
       if (row === undefined || row.deleted === 0) break;
