@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSyncRules } from '../server/config/rules.ts';
 import { encodeCursor } from '../server/log/cursor.ts';
-import { PRUNE_CHUNK_ROWS, pruneEvents, RetentionService } from '../server/ops/retention.ts';
+import {
+  PRUNE_CHUNK_ROWS,
+  pruneEvents,
+  RetentionService,
+  summarizeHistoryIndex,
+} from '../server/ops/retention.ts';
+import { readHistory } from '../server/history/read.ts';
 import { createTestDatabase, silentLog, waitFor, type TestDatabase } from './support/db.ts';
 import { createTenant, insertEvents, startTestServer, type TestServer } from './support/http.ts';
 
@@ -80,6 +86,33 @@ describe('retention', () => {
     await pruneEvents(db.pool, 7 * DAY_MS, { historyDays: 0 });
     expect(await eventIds(b)).toEqual([]);
     expect(await floorOf(b)).toBe(stray.at(-1));
+  });
+
+  it('the prune summarizes the record-history index, and a record is found through it in a log of 30 000 changes', async () => {
+    const c = await createTenant(db.pool, 'History school');
+    const record = '5f0c0000-0000-4000-8000-000000000001';
+    await db.pool.query(
+      `INSERT INTO sync_events (tenant_id, entity_type, entity_id, operation, payload, server_version, commit_lsn,
+         xid, modified_at, changes)
+       SELECT $1, 'GRADE', CASE WHEN g % 10000 = 0 THEN $2::uuid ELSE gen_random_uuid() END,
+         CASE WHEN g = 10000 THEN 'CREATE' ELSE 'UPDATE' END, '{"score": 1}', nextval('server_version_seq'),
+         '0/1', 1, now(), (CASE WHEN g = 10000 THEN '{}' ELSE '{"score": {"from": 1, "to": 2}}' END)::json
+         FROM generate_series(1, 30000) g`,
+      [c, record],
+    );
+    expect(await summarizeHistoryIndex(db.pool)).toBeGreaterThan(0);
+    // Every full range is summarized now: a second call finds none.
+    expect(await summarizeHistoryIndex(db.pool)).toBe(0);
+    await db.pool.query('ANALYZE sync_events');
+    const plan = await db.pool.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN SELECT * FROM sync_record_history WHERE entity_id = $2 AND tenant_id = $1 AND entity_type = 'GRADE'`,
+      [c, record],
+    );
+    const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
+    expect(text).toMatch(/Bitmap Index Scan on sync_events_history_bloom/);
+    expect(text).not.toMatch(/Seq Scan on sync_events/);
+    const history = await readHistory(db.pool, { tenantId: c, entityType: 'GRADE', entityId: record });
+    expect(history.entries.map((e) => e.operation)).toEqual(['UPDATE', 'UPDATE', 'CREATE']);
   });
 
   it('pruneEvents keeps the history of the changes it deletes in sync_history, except what is past historyDays', async () => {

@@ -125,6 +125,18 @@ export async function pruneEvents(
 }
 
 /**
+ * Summarizes the block ranges of sync_events that the record-history index (012_history_bloom_index.sql)
+ * has not summarized yet: autovacuum does it as each range fills, but drops requests it has no room for,
+ * and a history lookup reads every range not summarized in full. Returns how many ranges it summarized.
+ */
+export async function summarizeHistoryIndex(pool: Pool): Promise<number> {
+  const result = await pool.query<{ ranges: number }>(
+    `SELECT brin_summarize_new_values('sync_events_history_bloom'::regclass)::integer AS ranges`,
+  );
+  return result.rows[0]?.ranges ?? 0;
+}
+
+/**
  * Applies the sync-rules retention to sync_log (`retention.syncLogDays`), to the audit trail
  * (`retention.auditDays`) and to record history (`retention.historyDays`), in chunks. A retention of 0
  * days keeps that table forever: audit rows are deleted by nothing but an explicit retention.
@@ -272,9 +284,11 @@ export class RetentionService implements Service {
     const events =
       syncEventsDays > 0 ? await pruneEvents(pool, syncEventsDays * DAY_MS, rules.retention) : null;
     const logs = await pruneLogs(pool, rules);
+    const summarizedRanges = await summarizeHistoryIndex(pool);
     this.log.info(
       {
         events: events?.deleted ?? 0,
+        summarizedRanges,
         tenants: events?.tenants.length ?? 0,
         syncLog: logs.syncLog.deleted,
         audit: logs.audit.deleted,
