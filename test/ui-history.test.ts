@@ -42,11 +42,21 @@ describe('History panel in Chromium', () => {
       date: '2026-11-20',
       maxScore: 20,
     }).entity;
+    // The five records reach the server first: their acknowledgements redraw the screens, which would
+    // otherwise wipe a score typed in between (seen on a loaded machine).
+    await waitFor(
+      () => {
+        const counts = store.outboxCounts();
+        return counts.PENDING === 0 && counts.SENT === 0 && counts.ACKNOWLEDGED === 5;
+      },
+      { message: 'the desk uploads its five records' },
+    );
     await page.click('[data-test=tab-exams]');
     await page.selectOption('[data-test=exam-screen] [data-test=pick-class]', klass.id);
     await page.click(`[data-test=exam-row][data-id="${exam.id}"] [data-test=open-grades]`);
     const awa = page.locator('[data-test=grade-row]', { hasText: 'Diallo' });
     await awa.locator('[data-test=score-input]').fill('12');
+    await expect.poll(() => awa.locator('[data-test=score-input]').inputValue()).toBe('12');
     await awa.locator('[data-test=save-grade]').click();
     await expect.poll(() => store.count('GRADE')).toBe(1);
     gradeId = String(store.list('GRADE')[0]?.id);
