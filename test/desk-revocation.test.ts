@@ -7,7 +7,7 @@ import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts'
 import { deskDir, TestDeskClient } from './support/desk-client.ts';
 import { DeskTestServer } from './support/desk-server.ts';
 import { createTenant, TEST_JWT_SECRET } from './support/http.ts';
-import { runSyncAdmin, type ProcessRun } from './support/run-process.ts';
+import { deskTokenArgs, runSyncAdmin, type ProcessRun } from './support/run-process.ts';
 import { TestDesk } from './support/ws-desk.ts';
 import { startPushServer, toleratePoolEndRace, type PushServer } from './support/ws-server.ts';
 
@@ -32,17 +32,7 @@ function syncAdmin(args: string[]): Promise<ProcessRun> {
 }
 
 async function deskToken(name: string, tenantId = tenant): Promise<{ token: string; jti: string }> {
-  const run = await syncAdmin([
-    'token',
-    '--tenant',
-    tenantId,
-    '--role',
-    'desk',
-    '--desk',
-    name,
-    '--by',
-    'alice',
-  ]);
+  const run = await syncAdmin(deskTokenArgs(tenantId, name, 'alice'));
   expect(run.code, run.stderr).toBe(0);
   const token = run.stdout.trim();
   const { jti } = decodeJwt(token);
@@ -76,19 +66,7 @@ describe('revocable desk tokens', () => {
   });
 
   it('sync-admin token --role desk registers the jti with the desk, who signed it, when, and the expiry', async () => {
-    const run = await syncAdmin([
-      'token',
-      '--tenant',
-      tenant,
-      '--role',
-      'desk',
-      '--desk',
-      'Front office',
-      '--by',
-      'alice',
-      '--ttl',
-      '30d',
-    ]);
+    const run = await syncAdmin(deskTokenArgs(tenant, 'Front office', 'alice', '--ttl', '30d'));
     expect(run.code, run.stderr).toBe(0);
     const claims = decodeJwt(run.stdout.trim());
     expect(claims.jti).toMatch(/^[0-9a-f-]{36}$/);

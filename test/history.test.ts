@@ -14,7 +14,7 @@ import { readHistory } from '../server/history/read.ts';
 import type { RunningServer } from '../server/server.ts';
 import { createTestDatabase, waitFor, type TestDatabase } from './support/db.ts';
 import { createTenant, seedExam, startFullServer, TEST_JWT_SECRET } from './support/http.ts';
-import { runSyncAdmin, type ProcessRun } from './support/run-process.ts';
+import { deskTokenArgs, runSyncAdmin, type ProcessRun } from './support/run-process.ts';
 
 interface Answer {
   status: number;
@@ -317,19 +317,7 @@ describe('record history', () => {
   });
 
   it('sync-admin history names a desk as its registered desk token does, beside its client id', async () => {
-    const signed = await admin([
-      'token',
-      '--tenant',
-      tenant,
-      '--role',
-      'desk',
-      '--desk',
-      'Front office',
-      '--by',
-      'alice',
-      '--sub',
-      'k.traore',
-    ]);
+    const signed = await admin(deskTokenArgs(tenant, 'Front office', 'alice', '--sub', 'k.traore'));
     expect(signed.code, signed.stderr).toBe(0);
     const frontOffice = signed.stdout.trim();
     const clientId = randomUUID();

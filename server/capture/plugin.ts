@@ -42,11 +42,7 @@ export class RawTextPgoutputPlugin extends PgoutputPlugin {
  * position: each column's text as a string, null for a NULL, the old tuple's value (or undefined) for an
  * unchanged TOASTed value, a Buffer for a binary one. What the library's readTuple returns, read in place.
  */
-export function readRawTuple(
-  reader: MessageReader,
-  relation: Pgoutput.MessageRelation,
-  unchanged?: Tuple,
-): Tuple {
+function readRawTuple(reader: MessageReader, relation: Pgoutput.MessageRelation, unchanged?: Tuple): Tuple {
   const b = reader._b;
   let p = reader._p;
   const need = (n: number): void => {

@@ -51,8 +51,9 @@ SELECT coalesce(
 )::text AS boundary`;
 
 // One chunk of one tenant below its boundary $6, in one statement (so one transaction): the rows go and
-// the tenant's floor rises to the highest id deleted. A cursor below that id would miss a deleted change, so it gets 410; a cursor
-// at or above it needs only rows above it, which are all kept. This holds whatever order chunks go in.
+// the tenant's floor rises to the highest id deleted. A cursor below that id would miss a deleted change,
+// so it gets 410; a cursor at or above it needs only rows above it, which are all kept. This holds whatever
+// order chunks go in.
 // The history entries of the rows deleted (those committed since the history cutoff $5, every one when it is
 // null) move to sync_history in the same statement: record history outlives the change log, and a crash
 // between the two cannot lose nor double an entry (010_history_in_events.sql).

@@ -47,6 +47,14 @@ export function runSyncAdmin(args: readonly string[], options: RunOptions): Prom
   return runProcess(process.execPath, [SYNC_ADMIN_BIN, ...args], options);
 }
 
+/**
+ * The arguments of `sync-admin token` signing a desk token of `tenantId` registered as `desk`, signed by
+ * `by`, with `extra` options (`--ttl`, `--sub` …) after them.
+ */
+export function deskTokenArgs(tenantId: string, desk: string, by: string, ...extra: string[]): string[] {
+  return ['token', '--tenant', tenantId, '--role', 'desk', '--desk', desk, '--by', by, ...extra];
+}
+
 /** Calls `handle` with the complete lines of each chunk of `stream` (UTF-8); a line a chunk cuts waits for its end. */
 export function onLines(stream: Readable | null, handle: (lines: string[]) => void): void {
   let buffered = '';
