@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { SyncRules } from '../config/rules.ts';
+import { bundledWorker } from '../../shared/bundled-worker.ts';
 import type { CapturedTransaction, PartialProgress } from './transactions.ts';
 
 /** What the worker needs to open the session (passed as its workerData). */
@@ -40,8 +41,7 @@ export interface ReplicationHandlers {
   failed(error: Error): void;
 }
 
-const ENTRY = new URL('../../shared/worker-entry.mjs', import.meta.url);
-const WORKER = new URL('./replication-worker.ts', import.meta.url).href;
+const WORKER = new URL('./replication-worker.ts', import.meta.url);
 /** How long stop() waits for the worker to close the replication connection before ending it. */
 const STOP_TIMEOUT_MS = 5_000;
 
@@ -58,14 +58,23 @@ export class ReplicationSource {
   #stopped: Promise<void> | null = null;
   #ended = false;
 
-  constructor(
+  /** Starts the worker, from its code bundled once per process (shared/bundled-worker.ts). */
+  static async open(
+    log: Logger,
+    settings: Omit<WorkerSettings, 'logLevel'>,
+    handlers: ReplicationHandlers,
+  ): Promise<ReplicationSource> {
+    return new ReplicationSource(log, await bundledWorker(WORKER), settings, handlers);
+  }
+
+  private constructor(
     private readonly log: Logger,
+    script: URL,
     settings: Omit<WorkerSettings, 'logLevel'>,
     private readonly handlers: ReplicationHandlers,
   ) {
-    this.#worker = new Worker(ENTRY, {
-      workerData: { ...settings, logLevel: log.level, entry: WORKER },
-    });
+    // Without the parent's flags: the bundle needs no loader, and tsx's would cost the worker ~100 ms.
+    this.#worker = new Worker(script, { workerData: { ...settings, logLevel: log.level }, execArgv: [] });
     let started!: () => void;
     this.#started = new Promise((resolve) => (started = resolve));
     let closed!: () => void;

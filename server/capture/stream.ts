@@ -87,7 +87,7 @@ export class CaptureStream {
   /** Resolves once Postgres streams; rejects if the stream cannot start. */
   async start(): Promise<void> {
     const { options, progress } = this;
-    const source = new ReplicationSource(
+    const source = await ReplicationSource.open(
       this.log,
       {
         connectionString: options.connectionString,
@@ -111,6 +111,8 @@ export class CaptureStream {
       },
     );
     this.source = source;
+    // A stop() while the worker's code was being prepared found no source to stop.
+    if (this.stopping) await source.stop();
     await Promise.race([source.started, this.finished]);
     this.log.info({ slot: options.slotName, from: progress }, 'capture streaming');
   }
